@@ -42,7 +42,7 @@ for spec in sys.argv[1:]:
         sys.exit(1)
 PYEOF
 }
-PKGS=("torch==$TORCH_VERSION" numpy tensorboard grpcio safetensors)
+PKGS=("torch==$TORCH_VERSION" numpy tensorboard grpcio grpcio-tools safetensors)
 if [ "${GRPO_SETUP_DEV:-1}" = 1 ]; then
   # Reference implementations for parity fixtures and benchmarks.
   PKGS+=(transformers tokenizers trl matplotlib)
