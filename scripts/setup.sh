@@ -14,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 DEBS=(build-essential cmake pkg-config python3 python3-venv git ccache clang
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
       libyaml-cpp-dev libpcre2-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-      libicu-dev)
+      libicu-dev libgloo-dev)  # libgloo-dev: headers for the learner's c10d Gloo backend
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
