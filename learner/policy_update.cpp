@@ -1,0 +1,242 @@
+// learner/policy_update.cpp: see policy_update.h. The order of work per batch follows TRL's
+// GRPOTrainer: old (and reference) log-probs once per batch, then num_iterations passes;
+// each pass walks the minibatches in order, one optimiser step per accumulation window.
+#include "learner/policy_update.h"
+
+#include <ATen/autocast_mode.h>
+#include <ATen/ops/abs.h>
+#include <ATen/ops/clamp.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/ops.h"
+#include "learner/distributed.h"
+#include "learner/optim.h"
+#include "models/causal_lm.h"
+
+namespace grpo::learner {
+namespace {
+
+// bf16 autocast on CUDA for the scope of one forward/backward.
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (!on_) return;
+    prev_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, prev_);
+  }
+
+ private:
+  bool on_;
+  bool prev_ = false;
+};
+
+void add(std::map<std::string, double>& m, const std::string& k, double v) { m[k] += v; }
+
+}  // namespace
+
+PackedBatch pack(const std::vector<Completion>& all, size_t begin, size_t end,
+                 const std::string& device, bool mask_truncated) {
+  GRPO_CHECK(begin < end && end <= all.size());
+  const int64_t b = static_cast<int64_t>(end - begin);
+  int64_t t_max = 1, c_max = 1;
+  bool have_rollout = true;
+  for (size_t i = begin; i < end; ++i) {
+    const auto& c = all[i];
+    GRPO_ENSURE(!c.prompt_ids.empty(), "completion ", i, " has an empty prompt");
+    GRPO_ENSURE(!c.completion_ids.empty(), "completion ", i, " has no tokens");
+    t_max = std::max<int64_t>(t_max, static_cast<int64_t>(c.prompt_ids.size() + c.completion_ids.size()));
+    c_max = std::max<int64_t>(c_max, static_cast<int64_t>(c.completion_ids.size()));
+    if (c.rollout_logps.size() != c.completion_ids.size()) have_rollout = false;
+  }
+  at::Tensor ids = at::zeros({b, t_max}, at::kLong);
+  at::Tensor am = at::zeros({b, t_max}, at::kLong);
+  at::Tensor gi = at::zeros({b, c_max}, at::kLong);
+  at::Tensor tg = at::zeros({b, c_max}, at::kLong);
+  at::Tensor mk = at::zeros({b, c_max}, at::kFloat);
+  at::Tensor rl = have_rollout ? at::zeros({b, c_max}, at::kFloat) : at::Tensor();
+  at::Tensor adv = at::zeros({b}, at::kFloat);
+  auto* pi = ids.data_ptr<int64_t>();
+  auto* pa = am.data_ptr<int64_t>();
+  auto* pg = gi.data_ptr<int64_t>();
+  auto* pt = tg.data_ptr<int64_t>();
+  auto* pm = mk.data_ptr<float>();
+  for (int64_t r = 0; r < b; ++r) {
+    const auto& c = all[begin + static_cast<size_t>(r)];
+    const int64_t p = static_cast<int64_t>(c.prompt_ids.size());
+    const int64_t n = static_cast<int64_t>(c.completion_ids.size());
+    for (int64_t j = 0; j < p; ++j) pi[r * t_max + j] = c.prompt_ids[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < n; ++j) pi[r * t_max + p + j] = c.completion_ids[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < p + n; ++j) pa[r * t_max + j] = 1;
+    const float m = (mask_truncated && c.truncated) ? 0.f : 1.f;
+    for (int64_t j = 0; j < c_max; ++j) {
+      // Token j of the completion sits at p + j and is predicted by the state at p + j - 1.
+      pg[r * c_max + j] = std::min(p + j - 1, t_max - 1);
+      if (j < n) {
+        pt[r * c_max + j] = c.completion_ids[static_cast<size_t>(j)];
+        pm[r * c_max + j] = m;
+        if (have_rollout) rl.data_ptr<float>()[r * c_max + j] = c.rollout_logps[static_cast<size_t>(j)];
+      }
+    }
+    adv.data_ptr<float>()[r] = static_cast<float>(c.advantage);
+  }
+  at::Device dev(device);
+  PackedBatch out;
+  out.input_ids = ids.to(dev);
+  out.attention_mask = am.to(dev);
+  out.gather_index = gi.to(dev);
+  out.targets = tg.to(dev);
+  out.mask = mk.to(dev);
+  if (have_rollout) out.rollout_logps = rl.to(dev);
+  out.advantages = adv.to(dev);
+  return out;
+}
+
+TokenLogprobs completion_logprobs(models::CausalLM& model, const PackedBatch& b, double temperature,
+                                  int64_t chunk_tokens, bool with_entropy) {
+  auto fw = model.forward(b.input_ids, at::Tensor(), b.attention_mask, false);
+  const int64_t B = b.targets.size(0), C = b.targets.size(1);
+  const int64_t H = fw.hidden.size(-1);
+  at::Tensor idx = b.gather_index.unsqueeze(-1).expand({B, C, H});
+  at::Tensor h = fw.hidden.gather(1, idx).reshape({B * C, H});
+  at::Tensor w = model.lm_head_weight();
+  if (h.scalar_type() != w.scalar_type()) h = h.to(w.scalar_type());
+  auto [lp, ent] = kernels::token_logprobs(h, w, b.targets.reshape({-1}), temperature, chunk_tokens,
+                                           with_entropy);
+  TokenLogprobs out;
+  out.logp = lp.view({B, C}) * b.mask;
+  if (ent.defined()) out.entropy = ent.view({B, C}) * b.mask;
+  out.expert_load = fw.expert_load;
+  return out;
+}
+
+UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optimizer& opt,
+                          Distributed& dist, const std::vector<Completion>& local,
+                          const UpdateOptions& o) {
+  const int64_t n = static_cast<int64_t>(local.size());
+  const int64_t mb = o.per_device_train_batch_size;
+  const int64_t accum = o.gradient_accumulation_steps;
+  GRPO_ENSURE(n > 0 && n % mb == 0,
+              "this rank holds ", n, " completions, not a multiple of trainer.per_device_train_batch_size=", mb);
+  const int64_t n_micro = n / mb;
+  GRPO_ENSURE(n_micro % accum == 0, "this rank's ", n, " completions make ", n_micro,
+              " minibatches of ", mb, ", not a multiple of trainer.gradient_accumulation_steps=", accum);
+  GRPO_ENSURE(o.loss.beta == 0.0 || ref != nullptr, "trainer.beta=", o.loss.beta,
+              " needs a reference model");
+  const int64_t steps_per_pass = n_micro / accum;
+  const bool autocast = o.bf16_autocast && o.device.rfind("cuda", 0) == 0;
+
+  // Pack once.
+  std::vector<PackedBatch> batches;
+  batches.reserve(static_cast<size_t>(n_micro));
+  for (int64_t i = 0; i < n_micro; ++i) {
+    batches.push_back(pack(local, static_cast<size_t>(i * mb), static_cast<size_t>((i + 1) * mb),
+                           o.device, o.mask_truncated_completions));
+  }
+
+  UpdateStats st;
+  auto& S = st.scalars;
+  // Old log-probs are needed when the policy moves within the batch (several optimiser
+  // steps or passes) or for the rollout comparison; otherwise they equal the detached
+  // current ones (TRL makes the same shortcut).
+  const bool need_old = o.num_iterations > 1 || steps_per_pass > 1 || o.rollout_is_correction;
+  std::vector<at::Tensor> old_lp(static_cast<size_t>(n_micro)), ref_lp(static_cast<size_t>(n_micro)),
+      is_w(static_cast<size_t>(n_micro));
+  double mismatch_sum = 0, mismatch_tok = 0;
+  {
+    c10::NoGradGuard ng;
+    AutocastScope ac(autocast);
+    for (int64_t i = 0; i < n_micro; ++i) {
+      auto& b = batches[static_cast<size_t>(i)];
+      if (need_old) old_lp[static_cast<size_t>(i)] = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, false).logp;
+      if (o.loss.beta != 0.0) ref_lp[static_cast<size_t>(i)] = completion_logprobs(*ref, b, o.temperature, o.logprob_chunk, false).logp;
+    }
+  }
+
+  // DAPO: tokens of each optimiser step across ranks, divided by world size (gradient
+  // averaging multiplies back), so the update is sum(loss) / global tokens.
+  std::vector<double> step_tokens(static_cast<size_t>(steps_per_pass), 0.0);
+  for (int64_t i = 0; i < n_micro; ++i) {
+    step_tokens[static_cast<size_t>(i / accum)] += batches[static_cast<size_t>(i)].mask.sum().item<double>();
+  }
+  std::vector<double> global_tokens = dist.all_reduce_sum(step_tokens);
+
+  const auto& params = opt.params();
+  double n_terms = 0;
+  for (int64_t it = 0; it < o.num_iterations; ++it) {
+    for (int64_t s = 0; s < steps_per_pass; ++s) {
+      at::Tensor load;
+      for (int64_t a = 0; a < accum; ++a) {
+        const size_t i = static_cast<size_t>(s * accum + a);
+        const auto& b = batches[i];
+        LossOptions lo = o.loss;
+        lo.accumulation_divisor = static_cast<double>(accum);
+        lo.dapo_normalizer = std::max(1.0, global_tokens[static_cast<size_t>(s)]) / dist.world_size();
+        TokenLogprobs cur;
+        LossOutput out;
+        {
+          AutocastScope ac(autocast);
+          cur = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, true);
+        }
+        at::Tensor old = need_old ? old_lp[i] : cur.logp.detach();
+        if (it == 0 && b.rollout_logps.defined()) {
+          at::Tensor d = at::abs(b.rollout_logps - old) * b.mask;
+          mismatch_sum += d.sum().item<double>();
+          mismatch_tok += b.mask.sum().item<double>();
+          if (o.rollout_is_correction) is_w[i] = truncated_is_weight(old, b.rollout_logps, o.rollout_is_cap);
+        }
+        out = grpo_loss(cur.logp, old, ref_lp[i], b.advantages, b.mask, is_w[i], lo);
+        out.loss.backward();
+        if (cur.expert_load.defined()) load = load.defined() ? load + cur.expert_load : cur.expert_load.clone();
+        add(S, "loss", out.policy_loss);
+        add(S, "kl", out.kl);
+        add(S, "clip_ratio/low_mean", out.clip_low);
+        add(S, "clip_ratio/high_mean", out.clip_high);
+        add(S, "clip_ratio/region_mean", out.clip_region);
+        double tok = b.mask.sum().item<double>();
+        add(S, "entropy", tok > 0 ? cur.entropy.sum().item<double>() / tok : 0.0);
+        n_terms += 1;
+        if (it == 0) st.tokens += tok;
+      }
+      dist.all_reduce_gradients(params);
+      add(S, "learning_rate", opt.next_lr());
+      add(S, "grad_norm", opt.step());
+      st.optimizer_steps += 1;
+      if (load.defined()) {
+        std::vector<at::Tensor> l{load};
+        dist.all_reduce_sum(l);
+        at::Tensor lf = load.to(at::kDouble);
+        at::Tensor mean = lf.mean(-1, true);
+        at::Tensor rel = lf / at::clamp(mean, 1e-9);  // per layer: load / mean load
+        add(S, "moe/load_max", rel.amax(-1).mean().item<double>());
+        add(S, "moe/load_min", rel.amin(-1).mean().item<double>());
+        add(S, "moe/experts_idle", (lf == 0).sum().item<double>());
+        if (o.moe_bias_update_rate > 0) policy.update_expert_bias(load, o.moe_bias_update_rate);
+      }
+    }
+  }
+  for (auto* k : {"loss", "kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "entropy"}) {
+    S[k] /= std::max(1.0, n_terms);
+  }
+  for (auto* k : {"learning_rate", "grad_norm", "moe/load_max", "moe/load_min", "moe/experts_idle"}) {
+    if (S.count(k)) S[k] /= static_cast<double>(std::max<int64_t>(1, st.optimizer_steps));
+  }
+  if (mismatch_tok > 0) S["rollout/logprob_abs_diff"] = mismatch_sum / mismatch_tok;
+  if (o.loss.beta == 0.0) S.erase("kl");
+  return st;
+}
+
+}  // namespace grpo::learner
