@@ -12,9 +12,6 @@
 // and repairs invalid UTF-8 with U+FFFD.
 #include "models/tokenizer/tokenizer.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <algorithm>
 #include <array>
 #include <deque>
@@ -26,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "models/tokenizer/regex.h"
 #include "models/tokenizer/unicode.h"
 
 namespace grpo {
@@ -33,92 +31,8 @@ namespace {
 
 using json = nlohmann::json;
 using tok::NormForm;
-
-// The GPT-2 pre-tokeniser regex of ByteLevel(use_regex=true) (openai/gpt-2 encoder.py).
-constexpr const char* kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-
-// ---------------------------------------------------------------------------------------
-// PCRE2 regex with UTF + UCP and JIT. One match-data block and JIT stack per thread.
-
-struct PcreThreadState {
-  pcre2_match_data* md = nullptr;
-  pcre2_match_context* mc = nullptr;
-  pcre2_jit_stack* js = nullptr;
-  PcreThreadState() {
-    md = pcre2_match_data_create(1, nullptr);
-    mc = pcre2_match_context_create(nullptr);
-    js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
-    pcre2_jit_stack_assign(mc, nullptr, js);
-  }
-  ~PcreThreadState() {
-    pcre2_match_data_free(md);
-    pcre2_match_context_free(mc);
-    pcre2_jit_stack_free(js);
-  }
-};
-
-PcreThreadState& pcre_tls() {
-  thread_local PcreThreadState s;
-  return s;
-}
-
-class Regex {
- public:
-  // Compiles `pattern` (a regex, or a literal string when `literal`); `where` names the
-  // tokenizer.json field in the error.
-  Regex(const std::string& pattern, bool literal, const std::string& where) {
-    int err = 0;
-    PCRE2_SIZE off = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), opts,
-                          &err, &off, nullptr);
-    if (!code_) {
-      PCRE2_UCHAR buf[256];
-      pcre2_get_error_message(err, buf, sizeof buf);
-      throw Error(str(where, ": cannot compile regex at offset ", off, ": ",
-                      reinterpret_cast<const char*>(buf), " (pattern ", pattern, ")"));
-    }
-    jit_ = pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE) == 0;
-  }
-  ~Regex() { pcre2_code_free(code_); }
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-
-  // Calls f(begin, end) for each non-empty match in `s` (valid UTF-8), left to right.
-  template <class F>
-  void for_each_match(std::string_view s, F&& f) const {
-    auto& st = pcre_tls();
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
-    size_t off = 0;
-    while (off <= s.size()) {
-      const int rc = jit_ ? pcre2_jit_match(code_, subject, s.size(), off, 0, st.md, st.mc)
-                          : pcre2_match(code_, subject, s.size(), off, PCRE2_NO_UTF_CHECK, st.md,
-                                        st.mc);
-      if (rc == PCRE2_ERROR_NOMATCH) return;
-      if (rc < 0) {
-        PCRE2_UCHAR buf[256];
-        pcre2_get_error_message(rc, buf, sizeof buf);
-        throw Error(str("tokenizer: regex match failed: ", reinterpret_cast<const char*>(buf)));
-      }
-      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
-      const size_t a = ov[0], b = ov[1];
-      if (b > a) {
-        f(a, b);
-        off = b;
-      } else {  // empty match: step over one character
-        if (a >= s.size()) return;
-        size_t i = a;
-        tok::next_code_point(s, i);
-        off = i;
-      }
-    }
-  }
-
- private:
-  pcre2_code* code_ = nullptr;
-  bool jit_ = false;
-};
+using tok::Regex;
+using tok::kGpt2Pattern;
 
 // ---------------------------------------------------------------------------------------
 // Added tokens: a byte trie for leftmost-longest matching.
@@ -622,7 +536,10 @@ struct Loader {
     t.vocab.reserve(vocab.size() * 2);
     int32_t max_id = -1;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      const int32_t id = this->id(it.value(), str("model.vocab[\"", it.key(), "\"]"));
+      const json& v = it.value();
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+        fail(str("model.vocab[\"", it.key(), "\"]"), "must be a non-negative 32-bit integer id");
+      const auto id = static_cast<int32_t>(v.get<int64_t>());
       t.vocab.emplace(it.key(), id);
       max_id = std::max(max_id, id);
     }
@@ -635,37 +552,39 @@ struct Loader {
       t.id_to_tok[id] = tokstr;
       t.id_in_vocab[id] = 1;
     }
-    auto lookup = [&](const std::string& s, const std::string& field) {
+    auto lookup = [&](std::string_view s, auto&& field) {
       auto it = t.vocab.find(s);
-      if (it == t.vocab.end()) fail(field, str("token \"", s, "\" is not in model.vocab"));
+      if (it == t.vocab.end()) fail(field(), str("token \"", s, "\" is not in model.vocab"));
       return it->second;
     };
     if (const json* u = opt(m, "unk_token")) {
       if (!u->is_string()) fail("model.unk_token", "must be a string or null");
-      t.unk_id = lookup(u->get<std::string>(), "model.unk_token");
+      t.unk_id = lookup(u->get<std::string>(), [] { return std::string("model.unk_token"); });
     }
 
     const json& merges = need(m, "merges", "model");
     if (!merges.is_array()) fail("model.merges", "must be an array");
     t.merges.reserve(merges.size());
-    std::string a, b;
+    std::string ab;
     for (size_t i = 0; i < merges.size(); ++i) {
       const json& e = merges[i];
-      const std::string field = str("model.merges[", i, "]");
+      auto field = [i] { return str("model.merges[", i, "]"); };
+      std::string_view a, b;
       if (e.is_string()) {  // "a b"
         const std::string& s = e.get_ref<const std::string&>();
         const size_t sp = s.find(' ');
         if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-          fail(field, str("\"", s, "\" must be two tokens separated by one space"));
-        a = s.substr(0, sp);
-        b = s.substr(sp + 1);
+          fail(field(), str("\"", s, "\" must be two tokens separated by one space"));
+        a = std::string_view(s).substr(0, sp);
+        b = std::string_view(s).substr(sp + 1);
       } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
-        a = e[0].get<std::string>();
-        b = e[1].get<std::string>();
+        a = e[0].get_ref<const std::string&>();
+        b = e[1].get_ref<const std::string&>();
       } else {
-        fail(field, "must be a string \"a b\" or a pair [\"a\", \"b\"]");
+        fail(field(), "must be a string \"a b\" or a pair [\"a\", \"b\"]");
       }
-      const int32_t ia = lookup(a, field), ib = lookup(b, field), im = lookup(a + b, field);
+      ab.assign(a).append(b);
+      const int32_t ia = lookup(a, field), ib = lookup(b, field), im = lookup(ab, field);
       t.merges.put(ia, ib, {static_cast<int32_t>(i), im});
     }
     const auto& bl = tok::ByteLevelMap::get();
@@ -744,7 +663,7 @@ struct Loader {
         fail(field + ".pattern", "must be {\"Regex\": \"...\"} or {\"String\": \"...\"}");
       PreStep s;
       s.re = std::make_unique<Regex>(re ? re->get<std::string>() : lit->get<std::string>(),
-                                     re == nullptr, field + ".pattern");
+                                     re == nullptr, str(origin, ": ", field, ".pattern"));
       s.behavior = behavior(string(p, "behavior", field), *this, field + ".behavior");
       s.invert = boolean(p, "invert", field, false);
       t.pre.push_back(std::move(s));
@@ -757,7 +676,7 @@ struct Loader {
       }
       if (boolean(p, "use_regex", field, true)) {
         PreStep s;
-        s.re = std::make_unique<Regex>(kGpt2Pattern, false, field);
+        s.re = std::make_unique<Regex>(kGpt2Pattern, false, str(origin, ": ", field));
         t.pre.push_back(std::move(s));
       }
     } else {

@@ -4,15 +4,19 @@
 // bos/eos policy of tokenizer_config.json, and clear errors for malformed files.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "models/tokenizer/tokenizer.h"
+#include "models/tokenizer/unicode.h"
 
 namespace grpo {
 namespace {
@@ -83,7 +87,265 @@ TEST_P(Golden, DecodesEveryRowLikeHuggingFace) {
   EXPECT_EQ(bad, 0);
 }
 
+TEST_P(Golden, RoundTripsEveryRow) {
+  // DeepSeek-V3 has no normaliser: decode(encode(text)) == text. Qwen3 applies NFC, so
+  // the round trip gives the NFC form, which is the golden `decoded`.
+  const Tokenizer& tok = real(GetParam());
+  int changed = 0;
+  for (const auto& row : load_golden(GetParam())) {
+    const std::string back = tok.decode(tok.encode(row.text));
+    EXPECT_EQ(back, row.decoded) << json(row.text).dump();
+    changed += back != row.text;
+  }
+  EXPECT_EQ(changed, GetParam() == "qwen3" ? 1 : 0) << "rows whose round trip changed the text";
+}
+
+TEST_P(Golden, EncodesTheSameFromManyThreads) {
+  const Tokenizer& tok = real(GetParam());
+  const auto rows = load_golden(GetParam());
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < rows.size(); i += 2) bad[t] += tok.encode(rows[i].text) != rows[i].ids;
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(bad[t], 0) << "thread " << t;
+}
+
 INSTANTIATE_TEST_SUITE_P(RealTokenizers, Golden, ::testing::Values("deepseek_v3", "qwen3"));
+
+TEST(RealTokenizer, QwenChatMarkersAreSpecialTokens) {
+  const Tokenizer& tok = real("qwen3");
+  const auto im_start = tok.token_to_id("<|im_start|>"), im_end = tok.token_to_id("<|im_end|>");
+  ASSERT_EQ(im_start, 151644);
+  ASSERT_EQ(im_end, 151645);
+  const auto ids = tok.encode("<|im_start|>user\nhi<|im_end|>");
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids.front(), 151644);
+  EXPECT_EQ(ids.back(), 151645);
+  EXPECT_TRUE(tok.is_special(151645));
+  EXPECT_FALSE(tok.is_special(*tok.token_to_id("<think>")));  // added but not special
+  EXPECT_EQ(tok.decode(ids, /*skip_special_tokens=*/true), "user\nhi");
+  const auto think = tok.encode("<think>x</think>");
+  EXPECT_EQ(tok.decode(think, true), "<think>x</think>");  // non-special added tokens stay
+  // tokenizer_config.json: eos <|im_end|>, pad <|endoftext|>, no bos, add_bos_token false.
+  EXPECT_EQ(tok.eos_id(), 151645);
+  EXPECT_EQ(tok.pad_id(), 151643);
+  EXPECT_FALSE(tok.bos_id().has_value());
+  EXPECT_EQ(tok.encode("hi", true), tok.encode("hi", false));
+  EXPECT_EQ(tok.vocab_size(), 151669);
+  EXPECT_EQ(tok.id_to_token(151643), "<|endoftext|>");
+  EXPECT_EQ(tok.id_to_token(9707), "Hello");
+  EXPECT_EQ(tok.token_to_id("Hello"), 9707);
+}
+
+TEST(RealTokenizer, DeepSeekAddsBosWhenAskedToAddSpecialTokens) {
+  const Tokenizer& tok = real("deepseek_v3");
+  EXPECT_EQ(tok.bos_id(), 0);  // <｜begin▁of▁sentence｜>
+  EXPECT_EQ(tok.eos_id(), 1);  // <｜end▁of▁sentence｜>
+  const auto plain = tok.encode("Hello world");
+  auto with = tok.encode("Hello world", /*add_special_tokens=*/true);
+  ASSERT_EQ(with.size(), plain.size() + 1);  // add_bos_token true, add_eos_token false
+  EXPECT_EQ(with[0], 0);
+  EXPECT_EQ(std::vector<int32_t>(with.begin() + 1, with.end()), plain);
+  EXPECT_EQ(tok.decode(with), "<｜begin▁of▁sentence｜>Hello world");
+  EXPECT_EQ(tok.decode(with, true), "Hello world");
+  EXPECT_EQ(tok.vocab_size(), 128815);
+}
+
+TEST(RealTokenizer, CutOffUtf8DecodesToReplacementCharacter) {
+  const Tokenizer& tok = real("deepseek_v3");
+  const auto ids = tok.encode("😀");  // a 4-byte character: several byte-level tokens
+  ASSERT_GT(ids.size(), 1u);
+  const std::vector<int32_t> head(ids.begin(), ids.end() - 1);
+  EXPECT_EQ(tok.decode(head), "\xEF\xBF\xBD");  // one U+FFFD for the cut-off prefix
+  EXPECT_EQ(tok.decode(ids), "😀");
+}
+
+TEST(RealTokenizer, RejectsBadInputWithClearErrors) {
+  const Tokenizer& tok = real("qwen3");
+  try {
+    tok.encode(std::string("ok \xC3\x28", 5));
+    FAIL() << "no error for invalid UTF-8";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8 at byte 3"), std::string::npos) << e.what();
+  }
+  const std::vector<int32_t> ids = {9707, 999999};
+  try {
+    tok.decode(ids);
+    FAIL() << "no error for an id out of range";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("id 999999 at position 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RealTokenizer, LongRunsUseTheHeapMergeAndMatchTheRescan) {
+  // Pre-tokens longer than 32 bytes take the heap path; a long run of one character and a
+  // long word must give what the same text gives when cut into cached short pieces.
+  const Tokenizer& tok = real("qwen3");
+  const std::string spaces(1000, ' ');
+  const auto ids = tok.encode("a" + spaces + "b");
+  EXPECT_EQ(tok.decode(ids), "a" + spaces + "b");
+  std::string word;
+  for (int i = 0; i < 40; ++i) word += "abc";
+  EXPECT_EQ(tok.decode(tok.encode(word)), word);
+}
+
+// ---------------------------------------------------------------------------------------
+// Small fixtures made by HF `tokenizers` (tests/tokenizer/make_fixtures.py): Split
+// behaviors and invert, added-token flags, NFC/NFKC, prefix space, templates, legacy merges.
+
+TEST(Fixtures, EveryCaseMatchesHuggingFace) {
+  const std::string dir = std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures";
+  std::ifstream in(dir + "/cases.jsonl");
+  ASSERT_TRUE(in.good());
+  std::map<std::string, Tokenizer> toks;
+  std::string line;
+  int n = 0, bad = 0;
+  while (std::getline(in, line)) {
+    const json c = json::parse(line);
+    const std::string name = c.at("fixture");
+    auto it = toks.find(name);
+    if (it == toks.end()) it = toks.emplace(name, Tokenizer::from_file(dir + "/" + name + ".json")).first;
+    const std::string text = c.at("text");
+    const bool special = c.at("add_special_tokens");
+    const auto want = c.at("ids").get<std::vector<int32_t>>();
+    const auto got = it->second.encode(text, special);
+    ++n;
+    const bool ok = got == want && it->second.decode(want) == c.at("decoded").get<std::string>() &&
+                    it->second.decode(want, true) == c.at("decoded_skip").get<std::string>();
+    if (!ok && ++bad <= 8) ADD_FAILURE() << name << " special=" << special << " text " << json(text).dump()
+                                         << " got " << json(got).dump() << " want " << json(want).dump();
+  }
+  EXPECT_GT(n, 400);
+  EXPECT_GE(toks.size(), 18u);
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(Fixtures, LegacyStringMergesEqualPairMerges) {
+  const std::string dir = std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures";
+  const Tokenizer a = Tokenizer::from_file(dir + "/gpt2_prefix_space.json");
+  const Tokenizer b = Tokenizer::from_file(dir + "/gpt2_legacy_merges.json");
+  const std::string text = "the final countdown, Hello world! 123 4567";
+  EXPECT_EQ(a.encode(text), b.encode(text));
+  EXPECT_LT(a.encode(text).size(), text.size());  // merges did happen
+}
+
+// ---------------------------------------------------------------------------------------
+// Hand-made tokenizer.json files: expectations computed by hand.
+
+// A byte-level BPE over the 256 byte characters plus `extra` tokens and `merges`.
+json tiny(const std::vector<std::string>& extra, const json& merges) {
+  json vocab = json::object();
+  const auto& bl = tok::ByteLevelMap::get();
+  for (int b = 0; b < 256; ++b) vocab[bl.byte_to_utf8[b]] = b;
+  int id = 256;
+  for (const auto& e : extra) vocab[e] = id++;
+  return {{"version", "1.0"},
+          {"added_tokens", json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+          {"post_processor", nullptr},
+          {"decoder", {{"type", "ByteLevel"}}},
+          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+}
+
+TEST(HandMade, LowestRankMergeWinsThenLeftmost) {
+  // Merges: rank 0 "b c", rank 1 "a b", rank 2 "a bc". "abc": b+c first (rank 0), then
+  // a+bc -> one token. "abab": a+b twice (leftmost first), no merge for "ab ab".
+  const json j = tiny({"bc", "ab", "abc"}, json::array({"b c", "a b", json::array({"a", "bc"})}));
+  const Tokenizer t = Tokenizer::from_json(j.dump(), "tiny.json");
+  EXPECT_EQ(t.encode("abc"), (std::vector<int32_t>{258}));
+  EXPECT_EQ(t.encode("abab"), (std::vector<int32_t>{257, 257}));
+  EXPECT_EQ(t.encode("cab"), (std::vector<int32_t>{'c', 257}));
+  // "abbc": b+c (rank 0) first -> a b bc; then a+b (rank 1) -> ab bc; "ab bc" is no merge.
+  EXPECT_EQ(t.encode("abbc"), (std::vector<int32_t>{257, 256}));
+  EXPECT_EQ(t.decode(t.encode("abbc abc")), "abbc abc");
+  EXPECT_EQ(t.vocab_size(), 259);
+}
+
+// Asserts that loading `j` fails with a message holding every one of `parts`.
+void expect_load_error(const json& j, std::initializer_list<std::string> parts) {
+  try {
+    Tokenizer::from_json(j.dump(), "bad.json");
+    ADD_FAILURE() << "loaded without error: " << j.dump().substr(0, 200);
+  } catch (const Error& e) {
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "message: " << e.what();
+  }
+}
+
+TEST(HandMade, MalformedFilesNameTheFileAndTheField) {
+  const json good = tiny({"ab"}, json::array({"a b"}));
+  ASSERT_NO_THROW(Tokenizer::from_json(good.dump(), "good.json"));
+  json j = good;
+  j.erase("model");
+  expect_load_error(j, {"bad.json", "model", "missing"});
+  j = good;
+  j["model"]["vocab"] = json::array();
+  expect_load_error(j, {"bad.json", "model.vocab", "object"});
+  j = good;
+  j["model"]["vocab"]["zz"] = -4;
+  expect_load_error(j, {"bad.json", "model.vocab[\"zz\"]", "non-negative"});
+  j = good;
+  j["model"]["merges"] = json::array({"a b", "a q"});  // both bytes exist, "aq" does not
+  expect_load_error(j, {"bad.json", "model.merges[1]", "token \"aq\" is not in model.vocab"});
+  j["model"]["merges"] = json::array({"a b", "ab <x>"});
+  expect_load_error(j, {"bad.json", "model.merges[1]", "token \"<x>\" is not in model.vocab"});
+  j = good;
+  j["model"]["merges"] = json::array({"ab"});
+  expect_load_error(j, {"bad.json", "model.merges[0]", "two tokens"});
+  j = good;
+  j["model"]["merges"] = json::array({json::array({"a"})});
+  expect_load_error(j, {"bad.json", "model.merges[0]", "pair"});
+  j = good;
+  j["model"]["type"] = "WordPiece";
+  expect_load_error(j, {"bad.json", "model.type", "BPE"});
+  j = good;
+  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({
+      {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}},
+      {{"type", "ByteLevel"}}})}};
+  expect_load_error(j, {"bad.json", "pre_tokenizer.pretokenizers[0].pattern", "regex"});
+  j = good;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}};
+  expect_load_error(j, {"bad.json", "pre_tokenizer.type", "Metaspace"});
+  j = good;
+  j["pre_tokenizer"] = nullptr;
+  expect_load_error(j, {"bad.json", "ByteLevel"});
+  j = good;
+  j["normalizer"] = {{"type", "Lowercase"}};
+  expect_load_error(j, {"bad.json", "normalizer.type", "Lowercase"});
+  j = good;
+  j["added_tokens"] = json::array({{{"id", 300}}});
+  expect_load_error(j, {"bad.json", "added_tokens[0].content", "missing"});
+  j = good;
+  j["pre_tokenizer"]["add_prefix_space"] = "yes";
+  expect_load_error(j, {"bad.json", "pre_tokenizer.add_prefix_space", "true or false"});
+  try {
+    Tokenizer::from_json("{\"model\": [1, 2", "bad.json");
+    ADD_FAILURE() << "truncated JSON loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json: not valid JSON"), std::string::npos) << e.what();
+  }
+  try {
+    Tokenizer::from_file("/nonexistent/dir/tokenizer.json");
+    ADD_FAILURE() << "missing file loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/tokenizer.json"), std::string::npos);
+  }
+}
+
+TEST(Unicode, LossyDecodingReplacesMaximalSubparts) {
+  // The example of the Unicode Standard (ch. 3, "U+FFFD Substitution of Maximal Subparts"):
+  // 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 -> a FFFD FFFD FFFD b FFFD c FFFD FFFD d.
+  const std::string in = "\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64";
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(tok::utf8_lossy(in), "a" + r + r + r + "b" + r + "c" + r + r + "d");
+  EXPECT_EQ(tok::utf8_lossy("\xED\xA0\x80"), r + r + r);  // a surrogate: 3 subparts
+  EXPECT_EQ(tok::utf8_lossy("héllo"), "héllo");
+  EXPECT_EQ(tok::find_invalid_utf8("abc\xC0\xAF"), 3u);  // overlong
+}
 
 }  // namespace
 }  // namespace grpo

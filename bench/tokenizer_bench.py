@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""bench/tokenizer_bench.py: grpo's tokenizer next to Hugging Face `tokenizers` (Rust,
+through its Python package) on the same corpus, in one run, single-threaded.
+
+Builds a corpus (the golden texts of both real tokenizers plus Python standard-library
+source, ~N MB), runs build-*/bench/tokenizer_bench on it, times `tokenizers` on the same
+documents, checks both produce the same ids (FNV-1a checksum) and prints MB/s and ratios.
+
+Usage: /opt/grpo/venv/bin/python bench/tokenizer_bench.py --bench BUILD/bench/tokenizer_bench
+          [--tokenizer DIR ...] [--mb 4]
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
+from tokenizers import Tokenizer  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared", "data", "tokenizers")
+
+
+def build_corpus(path, mb):
+    docs = []
+    for name in ("deepseek_v3", "qwen3"):
+        with open(os.path.join(SHARED, "golden", name + ".jsonl"), encoding="utf-8") as f:
+            docs += [json.loads(l)["text"] for l in f if l.strip()]
+    size = sum(len(d.encode()) for d in docs)
+    for p in sorted(glob.glob("/usr/lib/python3*/**/*.py", recursive=True)):
+        if size >= mb * 1e6:
+            break
+        try:
+            text = open(p, encoding="utf-8").read()
+        except (UnicodeDecodeError, OSError):
+            continue
+        docs.append(text)
+        size += len(text.encode())
+    with open(path, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
+    return docs, size
+
+
+def hf_run(tok_dir, docs, size, repeats):
+    t0 = time.perf_counter()
+    tok = Tokenizer.from_file(os.path.join(tok_dir, "tokenizer.json"))
+    load_s = time.perf_counter() - t0
+    t = time.perf_counter()
+    ids = [tok.encode(d, add_special_tokens=False).ids for d in docs]
+    cold = time.perf_counter() - t
+    warm = 1e30
+    for _ in range(repeats):
+        t = time.perf_counter()
+        ids = [tok.encode(d, add_special_tokens=False).ids for d in docs]
+        warm = min(warm, time.perf_counter() - t)
+    dec = 1e30
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        for v in ids:
+            tok.decode(v, skip_special_tokens=False)
+        dec = min(dec, time.perf_counter() - t)
+    h = 1469598103934665603
+    n = 0
+    for v in ids:
+        n += len(v)
+        for x in v:
+            h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return {"impl": "hf_tokenizers", "tokens": n, "checksum": str(h), "load_s": load_s,
+            "encode_cold_mb_s": size / cold / 1e6, "encode_warm_mb_s": size / warm / 1e6,
+            "decode_mb_s": size / dec / 1e6}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True, help="path of the tokenizer_bench binary")
+    ap.add_argument("--tokenizer", action="append",
+                    default=None, help="tokenizer folder (default: both real ones)")
+    ap.add_argument("--mb", type=float, default=4.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    dirs = a.tokenizer or [os.path.join(SHARED, n) for n in ("deepseek_v3", "qwen3")]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus.jsonl")
+        docs, size = build_corpus(corpus, a.mb)
+        print(f"corpus: {len(docs)} documents, {size / 1e6:.2f} MB (golden texts + Python sources)")
+        ok = True
+        for d in dirs:
+            out = subprocess.run([a.bench, d, corpus, str(a.repeats)], check=True,
+                                 capture_output=True, text=True).stdout
+            g = json.loads(out.strip().splitlines()[-1])
+            h = hf_run(d, docs, size, a.repeats)
+            same = g["checksum"] == h["checksum"] and g["tokens"] == h["tokens"]
+            ok &= same
+            print(f"\n{os.path.basename(os.path.normpath(d))}: {g['tokens']} tokens, ids identical: {'yes' if same else 'NO'}")
+            print(f"  {'':22s}{'grpo':>10s}{'hf':>10s}{'grpo/hf':>10s}")
+            for k, label, better_low in (("load_s", "load (s)", True),
+                                         ("encode_cold_mb_s", "encode cold (MB/s)", False),
+                                         ("encode_warm_mb_s", "encode warm (MB/s)", False),
+                                         ("decode_mb_s", "decode (MB/s)", False)):
+                ratio = g[k] / h[k]
+                print(f"  {label:22s}{g[k]:10.3f}{h[k]:10.3f}{ratio:10.2f}x"
+                      + ("  (lower is better)" if better_low else ""))
+        sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

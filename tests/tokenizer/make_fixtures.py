@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""tests/tokenizer/make_fixtures.py: small tokenizer.json files and their expected
+encodings, made with Hugging Face `tokenizers` (the reference), for the C++ tests.
+
+Each fixture is a tiny byte-level BPE trained by HF's BpeTrainer with one feature under
+test (Split behaviors and invert, added-token lstrip/rstrip/single_word/normalized, NFC and
+NFKC, ByteLevel add_prefix_space, TemplateProcessing, legacy "a b" merges). For each we
+write fixtures/<name>.json and append rows {"fixture", "text", "add_special_tokens", "ids",
+"decoded", "decoded_skip"} to fixtures/cases.jsonl.
+
+Run from the repository root: /opt/grpo/venv/bin/python tests/tokenizer/make_fixtures.py
+"""
+import json
+import os
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
+from tokenizers import pre_tokenizers as pre
+from tokenizers import processors, trainers
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+CORPUS = [
+    "the-final--countdown is the final countdown",
+    "Hello world! Hello, World? hello WORLD 123 4567 89",
+    "Ça va? Café crème, naïve façade; ﬁne ﬂow ① ² ＡＢＣ",
+    "  leading and trailing spaces   \n\tTabs\tand\nnew lines\r\n",
+    "数学 123+456=579 😀 emoji 🎉 and CJK 日本語 テキスト",
+    "x<mask>y <mask> z  <mask>  w [SEP] end<eot>",
+] * 20
+
+TEXTS = [
+    "the-final--countdown",
+    "--a--b-",
+    "Hello world! Hello, World?",
+    "  two  spaces   three   ",
+    "Café vs Cafe\u0301 and ﬁne ① ＡＢＣ",
+    "数学 123+456=579 😀",
+    "x<mask>y <mask> z  <mask>  w",
+    "<mask>",
+    " <mask> ",
+    "a<mask>b",
+    "[SEP] [SEP]x",
+    "tail<eot>",
+    "",
+    "\n\n\t \n",
+]
+
+
+def base(pre_tokenizer, normalizer=None, vocab=300, specials=()):
+    tok = Tokenizer(models.BPE())
+    if normalizer is not None:
+        tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=list(specials),
+                                  initial_alphabet=pre.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer=trainer)
+    return tok
+
+
+def byte_level(prefix=False):
+    return pre.ByteLevel(add_prefix_space=prefix, use_regex=False)
+
+
+def fixtures():
+    out = {}
+    for behavior in ("removed", "isolated", "merged_with_previous", "merged_with_next",
+                     "contiguous"):
+        for invert in (False, True):
+            name = f"split_{behavior}" + ("_invert" if invert else "")
+            out[name] = base(pre.Sequence([pre.Split("-", behavior, invert=invert),
+                                           byte_level()]))
+    out["split_regex_lookahead"] = base(pre.Sequence([
+        pre.Split(Regex(r"\s+(?!\S)|\s+|\p{N}{1,3}|[^\s\p{N}]+"), "isolated"), byte_level()]))
+    out["gpt2_prefix_space"] = base(pre.ByteLevel(add_prefix_space=True, use_regex=True))
+    out["nfc"] = base(pre.ByteLevel(add_prefix_space=False), normalizers.NFC())
+    out["nfkc"] = base(pre.ByteLevel(add_prefix_space=False), normalizers.NFKC())
+
+    t = base(pre.ByteLevel(add_prefix_space=False), normalizers.NFKC(), specials=["<eot>"])
+    t.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False)])
+    t.add_tokens([AddedToken("[SEP]", single_word=True, normalized=True)])
+    out["added_lstrip_single_word"] = t
+    t = base(pre.ByteLevel(add_prefix_space=False), specials=["<eot>"])
+    t.add_special_tokens([AddedToken("<mask>", lstrip=False, rstrip=True, normalized=False)])
+    out["added_rstrip"] = t
+
+    t = base(pre.ByteLevel(add_prefix_space=False), specials=["<s>", "</s>"])
+    t.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", t.token_to_id("<s>")),
+                                              ("</s>", t.token_to_id("</s>"))])
+    out["template"] = t
+    return out
+
+
+def main():
+    os.makedirs(HERE, exist_ok=True)
+    rows = []
+    for name, tok in fixtures().items():
+        path = os.path.join(HERE, name + ".json")
+        tok.save(path)
+        if name == "gpt2_prefix_space":  # also the legacy merges spelling "a b"
+            data = json.load(open(path, encoding="utf-8"))
+            data["model"]["merges"] = [" ".join(m) for m in data["model"]["merges"]]
+            legacy = os.path.join(HERE, "gpt2_legacy_merges.json")
+            json.dump(data, open(legacy, "w", encoding="utf-8"), ensure_ascii=False)
+            names = [(name, tok), ("gpt2_legacy_merges", Tokenizer.from_file(legacy))]
+        else:
+            names = [(name, Tokenizer.from_file(path))]
+        for n, t in names:
+            for text in TEXTS:
+                for special in (False, True):
+                    ids = t.encode(text, add_special_tokens=special).ids
+                    rows.append({"fixture": n, "text": text, "add_special_tokens": special,
+                                 "ids": ids, "decoded": t.decode(ids, skip_special_tokens=False),
+                                 "decoded_skip": t.decode(ids, skip_special_tokens=True)})
+    with open(os.path.join(HERE, "cases.jsonl"), "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} cases for {len(set(r['fixture'] for r in rows))} fixtures to {HERE}")
+
+
+if __name__ == "__main__":
+    main()
