@@ -1,0 +1,315 @@
+// rewards/builtins.cpp: the built-in rewards (format, accuracy, countdown, length,
+// repetition) as Reward classes over the pure rules, and their registration.
+// Each class reads and validates its args once at construction and is immutable after,
+// hence thread-safe.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <unordered_set>
+
+#include "rewards/args.h"
+#include "rewards/builtin_registry.h"
+#include "rewards/countdown_expr.h"
+#include "rewards/math_answer.h"
+#include "rewards/reward.h"
+#include "rewards/rules.h"
+
+namespace grpo::rewards {
+
+// ---------------------------------------------------------------------------------------
+// Pure rules.
+
+namespace {
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+size_t count(std::string_view s, std::string_view what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string_view::npos; p = s.find(what, p + what.size())) ++n;
+  return n;
+}
+
+// Details may quote model text: keep it short.
+std::string excerpt(std::string_view s, size_t max = 200) {
+  return std::string(s.substr(0, max)) + (s.size() > max ? "..." : "");
+}
+}  // namespace
+
+std::string r1_format_violation(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && is_space(text[i])) ++i;
+  std::string_view s = text.substr(i);
+  if (s.substr(0, 7) != "<think>") return "does not start with <think>";
+  for (std::string_view tag : {"<think>", "</think>", "<answer>", "</answer>"}) {
+    size_t n = count(s, tag);
+    if (n != 1) return grpo::str(tag, " appears ", n, " times (expected once)");
+  }
+  size_t think_end = s.find("</think>");
+  size_t p = think_end + 8;
+  while (p < s.size() && is_space(s[p])) ++p;
+  if (s.substr(p, 8) != "<answer>") return "text between </think> and <answer>";
+  size_t answer_begin = p + 8;
+  size_t answer_end = s.find("</answer>", answer_begin);
+  if (answer_end == std::string_view::npos) return "</answer> before <answer>";
+  std::string_view answer = s.substr(answer_begin, answer_end - answer_begin);
+  if (std::all_of(answer.begin(), answer.end(), is_space)) return "empty answer";
+  for (size_t q = answer_end + 9; q < s.size(); ++q) {
+    if (!is_space(s[q])) return "text after </answer>";
+  }
+  return "";
+}
+
+double cosine_length_reward(double length, bool correct, const CosineLengthParams& p) {
+  double progress = std::clamp(length / p.max_len, 0.0, 1.0);
+  double cosine = std::cos(progress * std::numbers::pi);
+  double lo = correct ? p.min_value_correct : p.max_value_wrong;
+  double hi = correct ? p.max_value_correct : p.min_value_wrong;
+  return lo + 0.5 * (hi - lo) * (1.0 + cosine);
+}
+
+size_t utf8_length(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+double repetition_penalty(std::string_view text, size_t ngram_size, double max_penalty) {
+  GRPO_ENSURE(max_penalty <= 0, "repetition: max_penalty must be <= 0, got ", max_penalty);
+  GRPO_ENSURE(ngram_size >= 1, "repetition: ngram_size must be >= 1");
+  std::vector<std::string_view> words;
+  std::string lower(text);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view s = lower;
+  for (size_t i = 0; i < s.size();) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    size_t b = i;
+    while (i < s.size() && !is_space(s[i])) ++i;
+    if (i > b) words.push_back(s.substr(b, i - b));
+  }
+  if (words.size() < ngram_size) return 0.0;
+  // An n-gram is identified by its word span; join with a separator that cannot occur
+  // inside a word.
+  std::unordered_set<std::string> unique;
+  size_t total = words.size() - ngram_size + 1;
+  for (size_t i = 0; i < total; ++i) {
+    std::string key;
+    for (size_t k = 0; k < ngram_size; ++k) {
+      key += words[i + k];
+      key += ' ';
+    }
+    unique.insert(std::move(key));
+  }
+  double scaling = 1.0 - static_cast<double>(unique.size()) / static_cast<double>(total);
+  return scaling * max_penalty;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reward classes.
+
+namespace {
+
+class FormatReward final : public Reward {
+ public:
+  explicit FormatReward(const Json& args) {
+    detail::Args a("format", args);
+    think_in_prompt_ = a.get_bool("think_in_prompt", false);
+    a.finish();
+  }
+  RewardResult score(const Sample& s) const override {
+    std::string why = think_in_prompt_ ? r1_format_violation("<think>" + s.completion)
+                                       : r1_format_violation(s.completion);
+    RewardResult r;
+    r.score = why.empty() ? 1.0 : 0.0;
+    if (!why.empty()) r.details = Json{{"violation", why}};
+    return r;
+  }
+
+ private:
+  bool think_in_prompt_ = false;
+};
+
+// Reads a ground-truth answer (string or JSON number) as a rational.
+std::optional<Rational> ground_truth_rational(const Json& v, std::string* text) {
+  if (v.is_string()) {
+    *text = v.get<std::string>();
+  } else if (v.is_number_integer() || v.is_number_unsigned()) {
+    *text = v.dump();
+  } else if (v.is_number_float()) {
+    if (!std::isfinite(v.get<double>())) return std::nullopt;
+    *text = v.dump();  // shortest round-trip form: 0.1 stays "0.1"
+    if (text->find_first_of("eE") != std::string::npos) return std::nullopt;
+  } else {
+    *text = v.dump();
+    return std::nullopt;
+  }
+  return parse_rational(*text);
+}
+
+class AccuracyReward final : public Reward {
+ public:
+  explicit AccuracyReward(const Json& args) {
+    detail::Args a("accuracy", args);
+    answer_key_ = a.get_string("answer_key", "answer");
+    text_fallback_ = a.get_bool("text_fallback", false);
+    a.finish();
+  }
+  RewardResult score(const Sample& s) const override {
+    const Json& gt = s.ground_truth;
+    if (!gt.is_object() || !gt.contains(answer_key_)) {
+      return RewardResult::data_error(grpo::str("ground truth has no '", answer_key_, "'"));
+    }
+    std::string gt_text;
+    std::optional<Rational> want = ground_truth_rational(gt[answer_key_], &gt_text);
+    std::string want_text;
+    if (!want) {
+      if (text_fallback_ && gt[answer_key_].is_string()) want_text = normalize_answer_text(gt_text);
+      if (want_text.empty()) {
+        return RewardResult::data_error(
+            grpo::str("ground truth ", answer_key_, " '", excerpt(gt_text, 80), "' is not a number"));
+      }
+    }
+    RewardResult r;
+    std::optional<std::string_view> got = extract_answer(s.completion);
+    if (!got) {
+      r.details = Json{{"reason", "no answer"}};
+      return r;
+    }
+    r.details = Json{{"extracted", excerpt(*got)}};
+    if (want) {
+      std::optional<Rational> value = parse_rational(*got);
+      if (!value) {
+        r.details["reason"] = "answer is not a number";
+        return r;
+      }
+      r.score = rational_equal(*value, *want) ? 1.0 : 0.0;
+    } else {
+      r.score = normalize_answer_text(*got) == want_text ? 1.0 : 0.0;
+    }
+    return r;
+  }
+
+ private:
+  std::string answer_key_;
+  bool text_fallback_ = false;
+};
+
+class CountdownReward final : public Reward {
+ public:
+  explicit CountdownReward(const Json& args) {
+    detail::Args a("countdown", args);
+    score_ = a.get_double("score", 1.0);
+    format_score_ = a.get_double("format_score", 0.0);
+    max_depth_ = static_cast<int>(a.get_int("max_depth", 64, 1, 1000));
+    a.finish();
+  }
+  RewardResult score(const Sample& s) const override {
+    const Json& gt = s.ground_truth;
+    if (!gt.is_object() || !gt.contains("nums") || !gt["nums"].is_array() ||
+        !gt.contains("target") || !gt["target"].is_number()) {
+      return RewardResult::data_error("countdown ground truth needs 'nums' (array) and 'target' (number)");
+    }
+    std::vector<int64_t> nums;
+    for (const auto& n : gt["nums"]) {
+      if (!n.is_number_integer() || n.get<int64_t>() < 0) {
+        return RewardResult::data_error(grpo::str("countdown 'nums' holds ", n.dump(), ", not a non-negative integer"));
+      }
+      nums.push_back(n.get<int64_t>());
+    }
+    double target = gt["target"].get<double>();
+    RewardResult r;
+    std::optional<std::string_view> block = last_answer_block(answer_region(s.completion));
+    if (!block) {
+      r.details = Json{{"reason", "no answer block"}};
+      return r;
+    }
+    CountdownExpr e = parse_countdown_expression(*block, max_depth_);
+    if (!e.ok) {
+      r.details = Json{{"reason", e.error}};
+      return r;
+    }
+    std::vector<int64_t> used = e.numbers;
+    std::sort(used.begin(), used.end());
+    std::sort(nums.begin(), nums.end());
+    r.details = Json{{"value", e.value}};
+    if (used != nums) {
+      r.score = format_score_;
+      r.details["reason"] = "numbers not used exactly once each";
+    } else if (std::abs(e.value - target) >= 1e-5 || (e.rhs && std::abs(*e.rhs - target) >= 1e-5)) {
+      r.score = format_score_;
+      r.details["reason"] = "wrong value";
+    } else {
+      r.score = score_;
+    }
+    return r;
+  }
+
+ private:
+  double score_ = 1.0;
+  double format_score_ = 0.0;
+  int max_depth_ = 64;
+};
+
+class LengthReward final : public Reward {
+ public:
+  explicit LengthReward(const Json& args) {
+    detail::Args a("length", args);
+    p_.min_value_wrong = a.get_double("min_value_wrong", p_.min_value_wrong);
+    p_.max_value_wrong = a.get_double("max_value_wrong", p_.max_value_wrong);
+    p_.min_value_correct = a.get_double("min_value_correct", p_.min_value_correct);
+    p_.max_value_correct = a.get_double("max_value_correct", p_.max_value_correct);
+    p_.max_len = a.get_double("max_len", p_.max_len);
+    GRPO_ENSURE(p_.max_len > 0, a.where("max_len"), " must be > 0");
+    std::string correctness = a.get_string("correctness", "accuracy");
+    GRPO_ENSURE(correctness != "length", a.where("correctness"), " cannot be 'length'");
+    correctness_ = make_reward(correctness, a.get_json("correctness_args", Json::object()));
+    a.finish();
+  }
+  RewardResult score(const Sample& s) const override {
+    RewardResult c = correctness_->score(s);
+    if (c.status != RewardResult::Status::kOk) return c;
+    bool correct = c.score >= 1.0 - 1e-9;
+    double len = static_cast<double>(utf8_length(s.completion));
+    RewardResult r;
+    r.score = cosine_length_reward(len, correct, p_);
+    r.details = Json{{"length", len}, {"correct", correct}};
+    return r;
+  }
+
+ private:
+  CosineLengthParams p_;
+  std::unique_ptr<Reward> correctness_;
+};
+
+class RepetitionReward final : public Reward {
+ public:
+  explicit RepetitionReward(const Json& args) {
+    detail::Args a("repetition", args);
+    ngram_size_ = static_cast<size_t>(a.get_int("ngram_size", 3, 1, 64));
+    max_penalty_ = a.get_double("max_penalty", -1.0);
+    GRPO_ENSURE(max_penalty_ <= 0, a.where("max_penalty"), " must be <= 0, got ", max_penalty_);
+    a.finish();
+  }
+  RewardResult score(const Sample& s) const override {
+    RewardResult r;
+    r.score = repetition_penalty(s.completion, ngram_size_, max_penalty_);
+    return r;
+  }
+
+ private:
+  size_t ngram_size_ = 3;
+  double max_penalty_ = -1.0;
+};
+
+}  // namespace
+
+namespace detail {
+// Called once by the registry (rewards/reward.cpp) before its first use.
+void register_builtin_rewards(const AddReward& add) {
+  add("format", [](const Json& a) { return std::make_unique<FormatReward>(a); });
+  add("accuracy", [](const Json& a) { return std::make_unique<AccuracyReward>(a); });
+  add("countdown", [](const Json& a) { return std::make_unique<CountdownReward>(a); });
+  add("length", [](const Json& a) { return std::make_unique<LengthReward>(a); });
+  add("repetition", [](const Json& a) { return std::make_unique<RepetitionReward>(a); });
+}
+}  // namespace detail
+
+}  // namespace grpo::rewards
