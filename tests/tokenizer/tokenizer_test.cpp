@@ -349,3 +349,111 @@ TEST(Unicode, LossyDecodingReplacesMaximalSubparts) {
 
 }  // namespace
 }  // namespace grpo
+
+// ---------------------------------------------------------------------------------------
+// Training.
+
+namespace grpo {
+namespace {
+
+// Arithmetic text like the demo's: deterministic (a fixed linear congruential sequence).
+std::vector<std::string> arithmetic_corpus(int lines) {
+  std::string text;
+  uint32_t x = 12345;
+  auto next = [&] { return (x = x * 1103515245u + 12345u) >> 16; };
+  for (int i = 0; i < lines; ++i) {
+    const int a = next() % 1000, b = next() % 1000;
+    text += "Question: what is " + std::to_string(a) + " + " + std::to_string(b) +
+            "? Answer: <think>" + std::to_string(a) + " + " + std::to_string(b) + " = " +
+            std::to_string(a + b) + "</think> " + std::to_string(a + b) + "<|endoftext|>\n";
+  }
+  return {text};
+}
+
+TEST(TrainBpe, HandComputedMergeOrder) {
+  // Pre-tokens "ab", " ab", " ab", " cd": pairs (a,b) x3, (Ġ,a) x2, (Ġ,c) x1, (c,d) x1.
+  // Merge 1: a b (3). Then (Ġ,ab) x2 -> merge 2: Ġ ab. Then (Ġ,c) and (c,d) tie at 1: the
+  // pair with smaller ids wins; 'c' (U+0063) sorts before 'Ġ' (U+0120), so merge 3: c d.
+  BpeTrainOptions o;
+  o.vocab_size = 259;
+  o.min_frequency = 1;
+  const std::vector<std::string> texts = {"ab ab ab cd"};
+  const json j = json::parse(train_bpe(texts, o));
+  EXPECT_EQ(j["model"]["merges"], json::parse(R"([["a","b"],["Ġ","ab"],["c","d"]])"));
+  EXPECT_EQ(j["model"]["vocab"]["!"], 0);  // the byte characters in code-point order
+  EXPECT_EQ(j["model"]["vocab"]["ab"], 256);
+  EXPECT_EQ(j["model"]["vocab"]["Ġab"], 257);
+  EXPECT_EQ(j["model"]["vocab"]["cd"], 258);
+  const Tokenizer t = Tokenizer::from_json(j.dump(), "trained");
+  // Ġ (U+0120, byte 0x20) comes after the 188 printable characters and the 32 characters of
+  // bytes 0x00..0x1F: id 220.
+  EXPECT_EQ(t.encode("ab ab cd"), (std::vector<int32_t>{256, 257, 220, 258}));
+}
+
+TEST(TrainBpe, ArithmeticTokenizerHasTheRequestedSizeAndRoundTrips) {
+  BpeTrainOptions o;
+  o.vocab_size = 400;
+  o.special_tokens = {"<|endoftext|>", "<think>", "</think>"};
+  const auto texts = arithmetic_corpus(2000);
+  const std::string file = train_bpe(texts, o);
+  EXPECT_EQ(file, train_bpe(texts, o)) << "training is not deterministic";
+  const Tokenizer t = Tokenizer::from_json(file, "trained");
+  EXPECT_EQ(t.vocab_size(), 400);
+  EXPECT_EQ(t.token_to_id("<|endoftext|>"), 0);
+  EXPECT_EQ(t.token_to_id("</think>"), 2);
+  EXPECT_TRUE(t.is_special(1));
+  const std::string q = "Question: what is 12 + 7? Answer: <think>12 + 7 = 19</think> 19<|endoftext|>";
+  const auto ids = t.encode(q);
+  EXPECT_EQ(ids.back(), 0);
+  EXPECT_LT(ids.size(), q.size() / 2) << "merges should compress the training distribution";
+  EXPECT_EQ(t.decode(ids), q);
+  EXPECT_EQ(t.decode(ids, true), "Question: what is 12 + 7? Answer: 12 + 7 = 19 19");
+  // Text far from the corpus still round-trips through the 256 byte tokens.
+  const std::string odd = "Ünïcödé 数学 😀 \t\r\n tabs\x01\x7f";
+  EXPECT_EQ(t.decode(t.encode(odd)), odd);
+}
+
+TEST(TrainBpe, RejectsImpossibleOptions) {
+  BpeTrainOptions o;
+  o.vocab_size = 257;
+  o.special_tokens = {"<a>", "<b>"};
+  const std::vector<std::string> texts = {"abc"};
+  try {
+    train_bpe(texts, o);
+    FAIL() << "vocab_size below 256 + specials accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 258"), std::string::npos) << e.what();
+  }
+  o.vocab_size = 300;
+  o.special_tokens = {"<a>", "<a>"};
+  EXPECT_THROW(train_bpe(texts, o), Error);
+}
+
+TEST(TrainBpe, HuggingFaceLoadsTheFileAndEncodesIdentically) {
+  const std::string py = "/opt/grpo/venv/bin/python";
+  if (!std::filesystem::exists(py)) GTEST_SKIP() << "no " << py << " with `tokenizers`";
+  BpeTrainOptions o;
+  o.vocab_size = 450;
+  o.special_tokens = {"<|endoftext|>", "<think>", "</think>"};
+  const Tokenizer t = Tokenizer::from_json(train_bpe(arithmetic_corpus(3000), o), "trained");
+  const auto dir = std::filesystem::path(GRPO_BINARY_DIR) / "tokenizer_test_hf";
+  std::filesystem::create_directories(dir);
+  fs::write_atomic((dir / "tokenizer.json").string(), train_bpe(arithmetic_corpus(3000), o));
+  std::string cases;
+  std::vector<std::string> texts = {
+      "Question: what is 12 + 7? Answer: <think>12 + 7 = 19</think> 19<|endoftext|>",
+      "  spaces  and\ttabs\n\nnew lines ", "Ünïcödé 数学 😀 émoji 🎉", "<think><think>x",
+      "1234567890 + 0987654321", "what's 2+2?<|endoftext|><|endoftext|>", ""};
+  texts.push_back(arithmetic_corpus(50)[0]);  // 50 lines in one text
+  for (const auto& text : texts) {
+    const auto ids = t.encode(text);
+    cases += json{{"text", text}, {"ids", ids}, {"decoded", t.decode(ids)}}.dump() + "\n";
+  }
+  fs::write_atomic((dir / "cases.jsonl").string(), cases);
+  const std::string cmd = py + " " + GRPO_SOURCE_DIR + "/tests/tokenizer/hf_check.py " +
+                          (dir / "tokenizer.json").string() + " " + (dir / "cases.jsonl").string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+}  // namespace
+}  // namespace grpo
