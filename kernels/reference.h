@@ -51,7 +51,8 @@ void check_moe_gate_args(const at::Tensor& logits, const at::Tensor& bias,
                          const MoeGateOptions& opt);
 void check_mla_decode_args(const at::Tensor& q_latent, const at::Tensor& q_rope,
                            const at::Tensor& kv_latent, const at::Tensor& k_rope,
-                           const at::Tensor& slots, const at::Tensor& lengths);
+                           const at::Tensor& slots, const at::Tensor& lengths,
+                           bool check_values = true);  // false: shapes only (no device sync)
 void check_token_logprobs_args(const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& targets, double temperature);
 // Chunk size used by token_logprobs for `chunk_tokens` (<= 0: about 256 MiB of fp32 logits).
