@@ -353,11 +353,16 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
     const Component& comp = components_[r];
     out.components[r][i] = comp.fallback_score;
     ++(out.failures[r].*counter);
-    std::string msg = grpo::str(comp.name, ": ", kind, ": ", why);
-    out.errors[i].push_back(msg);
+    const std::string_view said = kind == std::string_view("thrown")      ? "threw"
+                                  : kind == std::string_view("timed_out") ? "timed out"
+                                  : kind == std::string_view("nan")       ? "returned NaN"
+                                                                          : "data error";
+    out.errors[i].push_back(grpo::str(comp.name, ": ", said, ": ", why));
+    const bool data = kind == std::string_view("data_errors");
     log::once(grpo::str("reward/", comp.name, "/", kind), log::Level::kWarn,
-              grpo::str("reward '", comp.name, "' ", kind, " (fallback ", comp.fallback_score,
-                        "): ", why, "; later cases are counted in rewards/", comp.name, "/", kind));
+              grpo::str("reward '", comp.name, "' ", said, " (scored ",
+                        data ? 0.0 : comp.fallback_score, "): ", why,
+                        "; later cases are only counted in rewards/", comp.name, "/", kind));
   };
   std::lock_guard<std::mutex> lock(b->mu);
   for (size_t c = 0; c < b->calls.size(); ++c) {
