@@ -145,6 +145,63 @@ class MergeTable {
 
 // ---------------------------------------------------------------------------------------
 
+// Vocabulary: token spelling -> id in one open-addressing table whose keys live in a
+// single byte arena (two cache misses a lookup instead of a node chase).
+class FlatVocab {
+ public:
+  void reserve(size_t n, size_t bytes) {
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    arena_.reserve(bytes);
+  }
+  // Adds `key` -> id; false (and no change) if the key is already present.
+  bool insert(std::string_view key, int32_t id) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const uint64_t h = hash(key);
+    size_t i = h & mask_;
+    for (; slots_[i].id >= 0; i = (i + 1) & mask_)
+      if (slots_[i].hash == h && view(slots_[i]) == key) return false;
+    slots_[i] = {h, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(key.size()), id};
+    arena_.append(key);
+    ++size_;
+    return true;
+  }
+  // Id of `key`, or -1.
+  int32_t get(std::string_view key) const {
+    if (slots_.empty()) return -1;
+    const uint64_t h = hash(key);
+    for (size_t i = h & mask_; slots_[i].id >= 0; i = (i + 1) & mask_)
+      if (slots_[i].hash == h && view(slots_[i]) == key) return slots_[i].id;
+    return -1;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t off = 0, len = 0;
+    int32_t id = -1;
+  };
+  static uint64_t hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+  std::string_view view(const Slot& e) const { return std::string_view(arena_).substr(e.off, e.len); }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(16, old.size() * 2), Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& e : old) {
+      if (e.id < 0) continue;
+      size_t i = e.hash & mask_;
+      while (slots_[i].id >= 0) i = (i + 1) & mask_;
+      slots_[i] = e;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::string arena_;
+  size_t mask_ = 0, size_ = 0;
+};
+
 enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 
 struct PreStep {
@@ -173,7 +230,7 @@ constexpr size_t kCacheMaxKey = 64;            // longer pre-tokens are not cach
 struct Tokenizer::Impl {
   std::string origin;
   // Model.
-  TokenMap vocab;                       // tokenizer.json spelling -> id
+  FlatVocab vocab;                      // tokenizer.json spelling -> id
   std::vector<std::string> id_to_tok;   // id -> spelling ("" for holes)
   std::vector<std::string> id_bytes;    // id -> decoded bytes (byte-level undone)
   std::vector<uint8_t> id_in_vocab;     // 1 if the id is a model-vocabulary id
@@ -392,9 +449,9 @@ void Tokenizer::Impl::encode_pretoken(std::string_view bytes, std::vector<int32_
 
 void Tokenizer::Impl::bpe(std::string_view bytes, std::vector<int32_t>& out) const {
   if (ignore_merges) {
-    auto it = vocab.find(tok::to_byte_level(bytes));
-    if (it != vocab.end()) {
-      out.push_back(it->second);
+    const int32_t id = vocab.get(tok::to_byte_level(bytes));
+    if (id >= 0) {
+      out.push_back(id);
       return;
     }
   }
@@ -475,6 +532,147 @@ void Tokenizer::Impl::bpe(std::string_view bytes, std::vector<int32_t>& out) con
 
 namespace {
 
+// Streams tokenizer.json: model.vocab and model.merges (the bulk of an 8-11 MB file) go
+// straight into flat vectors; everything else becomes a small DOM. Avoids building a
+// JSON tree of ~300k nodes, which is most of the load time of the DOM parser.
+class TokenizerSax : public nlohmann::json_sax<json> {
+ public:
+  json root;
+  bool has_vocab = false, has_merges = false;
+  std::vector<std::pair<std::string, int64_t>> vocab;
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::string error;  // the first structural error (field: what), or a parse error
+
+  bool null() override { return value(json(nullptr)); }
+  bool boolean(bool v) override { return value(json(v)); }
+  bool number_integer(number_integer_t v) override {
+    if (mode_ == kVocab) return vocab_entry(v);
+    return value(json(v));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (mode_ == kVocab) return vocab_entry(v > INT64_MAX ? -1 : static_cast<int64_t>(v));
+    return value(json(v));
+  }
+  bool number_float(number_float_t v, const string_t&) override { return value(json(v)); }
+  bool string(string_t& v) override {
+    if (mode_ == kMerges) {
+      const size_t sp = v.find(' ');
+      if (sp == std::string::npos || v.find(' ', sp + 1) != std::string::npos)
+        return fail_merge(str("\"", v, "\" must be two tokens separated by one space"));
+      merges.emplace_back(v.substr(0, sp), v.substr(sp + 1));
+      return true;
+    }
+    if (mode_ == kMergePair) {
+      if (pair_.size() >= 2) return fail_merge("must be a string \"a b\" or a pair [\"a\", \"b\"]");
+      pair_.push_back(std::move(v));
+      return true;
+    }
+    return value(json(std::move(v)));
+  }
+  bool binary(binary_t&) override { return value(json()); }
+  bool start_object(std::size_t) override {
+    if (mode_ != kDom) return mode_ == kVocab ? vocab_entry(-1) : fail_merge_shape();
+    if (model_ && !stack_.empty() && stack_.back() == model_ && key_ == "vocab") {
+      mode_ = kVocab;
+      has_vocab = true;
+      return true;
+    }
+    return open(json::object());
+  }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() override {
+    if (mode_ == kVocab) {
+      mode_ = kDom;
+      return true;
+    }
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (mode_ == kMerges) {
+      mode_ = kMergePair;
+      pair_.clear();
+      return true;
+    }
+    if (mode_ != kDom) return mode_ == kVocab ? vocab_entry(-1) : fail_merge_shape();
+    if (model_ && !stack_.empty() && stack_.back() == model_ && key_ == "merges") {
+      mode_ = kMerges;
+      has_merges = true;
+      return true;
+    }
+    return open(json::array());
+  }
+  bool end_array() override {
+    if (mode_ == kMergePair) {
+      if (pair_.size() != 2) return fail_merge_shape();
+      merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
+      mode_ = kMerges;
+      return true;
+    }
+    if (mode_ == kMerges) {
+      mode_ = kDom;
+      return true;
+    }
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = str("not valid JSON: ", e.what());
+    return false;
+  }
+
+ private:
+  enum Mode { kDom, kVocab, kMerges, kMergePair };
+  bool vocab_entry(int64_t id) {
+    if (id < 0 || id > INT32_MAX) {
+      error = str("model.vocab[\"", key_, "\"]: must be a non-negative 32-bit integer id");
+      return false;
+    }
+    vocab.emplace_back(std::move(key_), id);
+    return true;
+  }
+  bool fail_merge(const std::string& what) {
+    error = str("model.merges[", merges.size(), "]: ", what);
+    return false;
+  }
+  bool fail_merge_shape() { return fail_merge("must be a string \"a b\" or a pair [\"a\", \"b\"]"); }
+  json* place(json&& v) {
+    if (stack_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    json& top = *stack_.back();
+    if (top.is_object()) {
+      json& slot = top[key_];
+      slot = std::move(v);
+      return &slot;
+    }
+    top.push_back(std::move(v));
+    return &top.back();
+  }
+  bool value(json&& v) {
+    if (mode_ == kVocab) return vocab_entry(-1);
+    if (mode_ != kDom) return fail_merge_shape();
+    place(std::move(v));
+    return true;
+  }
+  bool open(json&& container) {
+    const bool is_model = stack_.size() == 1 && key_ == "model" && container.is_object();
+    json* p = place(std::move(container));
+    if (is_model) model_ = p;
+    stack_.push_back(p);
+    return true;
+  }
+  Mode mode_ = kDom;
+  std::vector<json*> stack_;
+  json* model_ = nullptr;
+  std::string key_;
+  std::vector<std::string> pair_;
+};
+
 struct Loader {
   std::string origin;
 
@@ -511,7 +709,7 @@ struct Loader {
     return string(v, "type", field);
   }
 
-  void model(const json& root, Tokenizer::Impl& t) const {
+  void model(const json& root, const TokenizerSax& sax, Tokenizer::Impl& t) const {
     const json& m = need(root, "model", "tokenizer.json");
     if (!m.is_object()) fail("model", "must be an object");
     if (const json* ty = opt(m, "type")) {
@@ -531,66 +729,50 @@ struct Loader {
     }
     t.ignore_merges = boolean(m, "ignore_merges", "model", false);
 
-    const json& vocab = need(m, "vocab", "model");
-    if (!vocab.is_object()) fail("model.vocab", "must be an object {token: id}");
-    t.vocab.reserve(vocab.size() * 2);
-    int32_t max_id = -1;
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      const json& v = it.value();
-      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-        fail(str("model.vocab[\"", it.key(), "\"]"), "must be a non-negative 32-bit integer id");
-      const auto id = static_cast<int32_t>(v.get<int64_t>());
-      t.vocab.emplace(it.key(), id);
-      max_id = std::max(max_id, id);
+    if (!sax.has_vocab) {
+      need(m, "vocab", "model");
+      fail("model.vocab", "must be an object {token: id}");
     }
+    if (!sax.has_merges) {
+      if (opt(m, "merges")) fail("model.merges", "must be an array");
+    }
+    size_t total_bytes = 0;
+    for (const auto& e : sax.vocab) total_bytes += e.first.size();
+    t.vocab.reserve(sax.vocab.size(), total_bytes);
+    int32_t max_id = -1;
+    for (const auto& [tokstr, id64] : sax.vocab) max_id = std::max(max_id, static_cast<int32_t>(id64));
     t.id_to_tok.assign(max_id + 1, std::string());
     t.id_in_vocab.assign(max_id + 1, 0);
-    for (const auto& [tokstr, id] : t.vocab) {
+    for (auto& [tokstr, id64] : sax.vocab) {
+      const auto id = static_cast<int32_t>(id64);
       if (t.id_in_vocab[id])
         fail("model.vocab", str("id ", id, " is used by two tokens (\"", t.id_to_tok[id],
                                 "\" and \"", tokstr, "\")"));
-      t.id_to_tok[id] = tokstr;
       t.id_in_vocab[id] = 1;
+      t.vocab.insert(tokstr, id);
+      t.id_to_tok[id] = std::move(tokstr);
     }
     auto lookup = [&](std::string_view s, auto&& field) {
-      auto it = t.vocab.find(s);
-      if (it == t.vocab.end()) fail(field(), str("token \"", s, "\" is not in model.vocab"));
-      return it->second;
+      const int32_t id = t.vocab.get(s);
+      if (id < 0) fail(field(), str("token \"", s, "\" is not in model.vocab"));
+      return id;
     };
     if (const json* u = opt(m, "unk_token")) {
       if (!u->is_string()) fail("model.unk_token", "must be a string or null");
       t.unk_id = lookup(u->get<std::string>(), [] { return std::string("model.unk_token"); });
     }
-
-    const json& merges = need(m, "merges", "model");
-    if (!merges.is_array()) fail("model.merges", "must be an array");
-    t.merges.reserve(merges.size());
+    t.merges.reserve(sax.merges.size());
     std::string ab;
-    for (size_t i = 0; i < merges.size(); ++i) {
-      const json& e = merges[i];
+    for (size_t i = 0; i < sax.merges.size(); ++i) {
+      const auto& [a, b] = sax.merges[i];
       auto field = [i] { return str("model.merges[", i, "]"); };
-      std::string_view a, b;
-      if (e.is_string()) {  // "a b"
-        const std::string& s = e.get_ref<const std::string&>();
-        const size_t sp = s.find(' ');
-        if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-          fail(field(), str("\"", s, "\" must be two tokens separated by one space"));
-        a = std::string_view(s).substr(0, sp);
-        b = std::string_view(s).substr(sp + 1);
-      } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
-        a = e[0].get_ref<const std::string&>();
-        b = e[1].get_ref<const std::string&>();
-      } else {
-        fail(field(), "must be a string \"a b\" or a pair [\"a\", \"b\"]");
-      }
       ab.assign(a).append(b);
       const int32_t ia = lookup(a, field), ib = lookup(b, field), im = lookup(ab, field);
       t.merges.put(ia, ib, {static_cast<int32_t>(i), im});
     }
     const auto& bl = tok::ByteLevelMap::get();
     for (int c = 0; c < 256; ++c) {
-      auto it = t.vocab.find(bl.byte_to_utf8[c]);
-      t.byte_id[c] = it == t.vocab.end() ? -1 : it->second;
+      t.byte_id[c] = t.vocab.get(bl.byte_to_utf8[c]);
     }
   }
 
@@ -759,16 +941,15 @@ std::optional<std::string> config_token(const json& cfg, const char* key) {
 Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, const std::string& origin,
                                std::string_view tokenizer_config_json) {
   Loader L{origin};
-  json root;
-  try {
-    root = json::parse(tokenizer_json);
-  } catch (const json::parse_error& e) {
-    throw Error(str(origin, ": not valid JSON: ", e.what()));
-  }
+  TokenizerSax sax;
+  const bool parsed = json::sax_parse(tokenizer_json.begin(), tokenizer_json.end(), &sax);
+  if (!parsed || !sax.error.empty())
+    throw Error(str(origin, ": ", sax.error.empty() ? "not valid JSON" : sax.error));
+  const json& root = sax.root;
   if (!root.is_object()) throw Error(str(origin, ": must hold a JSON object"));
   auto t = std::make_shared<Impl>();
   t->origin = origin;
-  L.model(root, *t);
+  L.model(root, sax, *t);
   L.added_tokens(root, *t);
 
   if (const json* n = L.opt(root, "normalizer")) L.normalizer(*n, "normalizer", *t);
@@ -900,8 +1081,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
   auto a = impl_->added_by_content.find(token);
   if (a != impl_->added_by_content.end()) return a->second;
-  auto it = impl_->vocab.find(token);
-  if (it != impl_->vocab.end()) return it->second;
+  const int32_t id = impl_->vocab.get(token);
+  if (id >= 0) return id;
   return std::nullopt;
 }
 
