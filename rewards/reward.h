@@ -116,9 +116,9 @@ struct RewardRegistrar {
 };
 #define GRPO_REWARD_CONCAT2(a, b) a##b
 #define GRPO_REWARD_CONCAT(a, b) GRPO_REWARD_CONCAT2(a, b)
-#define GRPO_REGISTER_REWARD(name, factory)                                              \
+#define GRPO_REGISTER_REWARD(name, ...)                                                   \
   static ::grpo::rewards::RewardRegistrar GRPO_REWARD_CONCAT(grpo_reward_registrar_, \
-                                                             __LINE__)(#name, factory)
+                                                             __LINE__)(#name, __VA_ARGS__)
 
 // ---------------------------------------------------------------------------------------
 // RewardSet: the weighted list of rewards of a job.

@@ -48,10 +48,12 @@ class RemoteServer {
     close(fds[0]);
     if (line.rfind("PORT ", 0) == 0) port_ = std::stoi(line.substr(5));
   }
-  ~RemoteServer() {
+  ~RemoteServer() { stop(); }
+  void stop() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -63,12 +65,12 @@ class RemoteServer {
 };
 
 RemoteServer& server() {
-  static RemoteServer* s = new RemoteServer();  // killed by the environment below
+  static RemoteServer* s = new RemoteServer();  // stopped by the environment below
   return *s;
 }
 class ServerEnv : public ::testing::Environment {
  public:
-  void TearDown() override { server().~RemoteServer(); }
+  void TearDown() override { server().stop(); }
 };
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new ServerEnv);
 
