@@ -282,31 +282,35 @@ int64_t logprob_chunk_size(int64_t chunk_tokens, int64_t vocab) {
 
 void logprob_chunk_forward(const at::Tensor& logits, const at::Tensor& targets, double inv_t,
                            at::Tensor& logprob, at::Tensor& lse, at::Tensor& entropy) {
+  // At most two fp32 [n, V] buffers live at once (z and p), to keep chunks cheap.
   at::Tensor z = logits.to(at::kFloat).mul(inv_t);            // [n, V]
   at::Tensor l = z.logsumexp({-1});                            // [n]
   lse.copy_(l);
   logprob.copy_(z.gather(1, targets.unsqueeze(1)).squeeze(1).sub(l));
   if (entropy.defined()) {
-    at::Tensor p = z.sub(l.unsqueeze(1)).exp();
-    entropy.copy_(l.sub(p.mul(z).sum(-1)));
+    at::Tensor p = z.sub(l.unsqueeze(1)).exp_();
+    entropy.copy_(l.sub(p.mul_(z).sum(-1)));
   }
 }
 
 at::Tensor logprob_chunk_backward(const at::Tensor& logits, const at::Tensor& targets,
                                   double inv_t, const at::Tensor& lse, const at::Tensor& entropy,
                                   const at::Tensor& g_logprob, const at::Tensor& g_entropy) {
+  // In-place arithmetic: two fp32 [n, V] buffers (z, then dz; and p).
   at::Tensor z = logits.to(at::kFloat).mul(inv_t);
-  at::Tensor p = z.sub(lse.unsqueeze(1)).exp();
-  at::Tensor dz = at::zeros_like(z);
-  if (g_logprob.defined()) {
-    dz.sub_(p.mul(g_logprob.unsqueeze(1)));
-    dz.scatter_add_(1, targets.unsqueeze(1), g_logprob.unsqueeze(1).to(at::kFloat));
-  }
+  at::Tensor p = z.sub(lse.unsqueeze(1)).exp_();
+  at::Tensor dz;
   if (g_entropy.defined()) {
     at::Tensor mean_z = lse.sub(entropy).unsqueeze(1);  // E_p[z] = lse - H
-    dz.sub_(p.mul(z.sub(mean_z)).mul(g_entropy.unsqueeze(1)));
+    dz = z.sub_(mean_z).mul_(p).mul_(g_entropy.unsqueeze(1)).neg_();
+  } else {
+    dz = z.zero_();
   }
-  return dz.mul(inv_t).to(logits.scalar_type());
+  if (g_logprob.defined()) {
+    dz.sub_(p.mul_(g_logprob.unsqueeze(1)));
+    dz.scatter_add_(1, targets.unsqueeze(1), g_logprob.unsqueeze(1).to(at::kFloat));
+  }
+  return dz.mul_(inv_t).to(logits.scalar_type());
 }
 
 }  // namespace grpo::kernels::ref
