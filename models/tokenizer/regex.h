@@ -35,6 +35,54 @@ struct PcreThreadState {
   }
 };
 
+// Oniguruma (which HF `tokenizers` uses) reads \s as the Unicode White_Space property;
+// PCRE2 with UCP also counts U+180E MONGOLIAN VOWEL SEPARATOR (Cf since Unicode 6.3) as
+// space. So \s and \S are rewritten to the exact White_Space set: [..] outside a class,
+// its members inside one. (\S inside a class is rare and left as is.)
+inline std::string onig_compatible(const std::string& p) {
+  static const char* kWhite =
+      "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
+      "\\x{202F}\\x{205F}\\x{3000}";
+  std::string out;
+  out.reserve(p.size() + 64);
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      const char n = p[i + 1];
+      if (n == 's') {
+        out += in_class ? std::string(kWhite) : str("[", kWhite, "]");
+      } else if (n == 'S' && !in_class) {
+        out += str("[^", kWhite, "]");
+      } else {
+        out += c;
+        out += n;
+      }
+      ++i;
+      continue;
+    }
+    if (!in_class && c == '[') {
+      in_class = true;
+      out += c;
+      // A ']' right after '[' or '[^' is a literal member.
+      if (i + 1 < p.size() && p[i + 1] == '^') out += p[++i];
+      if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];
+      continue;
+    }
+    if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // [:alpha:]
+      const size_t e = p.find(":]", i + 2);
+      if (e != std::string::npos) {
+        out.append(p, i, e + 2 - i);
+        i = e + 1;
+        continue;
+      }
+    }
+    if (in_class && c == ']') in_class = false;
+    out += c;
+  }
+  return out;
+}
+
 inline PcreThreadState& pcre_tls() {
   thread_local PcreThreadState s;
   return s;
@@ -46,11 +94,12 @@ class Regex {
   // Compiles `pattern` (a regex, or a literal string when `literal`); `where` names the
   // tokenizer.json field in the error.
   Regex(const std::string& pattern, bool literal, const std::string& where) {
+    const std::string compiled = literal ? pattern : onig_compatible(pattern);
     int err = 0;
     PCRE2_SIZE off = 0;
     const uint32_t opts = literal ? PCRE2_UTF | PCRE2_NO_UTF_CHECK | PCRE2_LITERAL
                                   : PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), opts,
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), opts,
                           &err, &off, nullptr);
     if (!code_) {
       PCRE2_UCHAR buf[256];

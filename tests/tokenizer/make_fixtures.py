@@ -6,18 +6,23 @@ Each fixture is a tiny byte-level BPE trained by HF's BpeTrainer with one featur
 test (Split behaviors and invert, added-token lstrip/rstrip/single_word/normalized, NFC and
 NFKC, ByteLevel add_prefix_space, TemplateProcessing, legacy "a b" merges). For each we
 write fixtures/<name>.json and append rows {"fixture", "text", "add_special_tokens", "ids",
-"decoded", "decoded_skip"} to fixtures/cases.jsonl.
+"decoded", "decoded_skip"} to fixtures/cases.jsonl. fixtures/real_tricky.jsonl holds HF's
+ids for random strings of awkward characters with the two real tokenizers in
+../shared/data/tokenizers.
 
 Run from the repository root: /opt/grpo/venv/bin/python tests/tokenizer/make_fixtures.py
 """
 import json
 import os
+import random
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
 from tokenizers import pre_tokenizers as pre
 from tokenizers import processors, trainers
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
+                      "data", "tokenizers")
 
 CORPUS = [
     "the-final--countdown is the final countdown",
@@ -92,8 +97,39 @@ def fixtures():
     return out
 
 
+# Characters where regex engines and Unicode tables disagree most: every White_Space code
+# point, U+180E (space in PCRE2's \s, not in Oniguruma's), zero-width and joiner
+# characters, combining marks, case-folding oddities, digits of several scripts, astral
+# planes, control bytes, contractions and added tokens of both real tokenizers.
+TRICKY = (list(" \t\n\r\x0b\x0c\x85\xa0\u1680\u180e\u2000\u2009\u200a\u200b\u2028\u2029"
+               "\u202f\u205f\u3000\ufeff")
+          + list("aZ09'sSdDmMlLtTvVrRe_-+=!?.,;:\"()[]{}<>|/\\@#$%^&*~`")
+          + list("éÉßİıĳǅǈΣσςЖж中文日本語テキストひらがな한국어١٢٣४५६७８９①²½ⅫⅧ")
+          + ["😀", "👍🏽", "👨‍👩‍👧", "🇺🇸", "\u0301", "e\u0301", "\u200d", "\ufe0f", "\x00",
+             "\x01", "\x7f", "\U00010000", "\U0010FFFF", "<|im_end|>", "<|endoftext|>",
+             "<think>", "'re", "'LL", " 's", "  ", "\n\n", "1234", "<｜end▁of▁sentence｜>",
+             "<｜User｜>"])
+
+
+def real_tricky(n=400):
+    """Random strings over TRICKY, encoded by HF with the two real tokenizers."""
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(TRICKY) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+    rows = []
+    for name in ("deepseek_v3", "qwen3"):
+        tok = Tokenizer.from_file(os.path.join(SHARED, name, "tokenizer.json"))
+        for t in texts:
+            ids = tok.encode(t, add_special_tokens=False).ids
+            rows.append({"tokenizer": name, "text": t, "ids": ids,
+                         "decoded": tok.decode(ids, skip_special_tokens=False)})
+    with open(os.path.join(HERE, "real_tricky.jsonl"), "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def main():
     os.makedirs(HERE, exist_ok=True)
+    real_tricky()
     rows = []
     for name, tok in fixtures().items():
         path = os.path.join(HERE, name + ".json")

@@ -223,6 +223,27 @@ TEST(Fixtures, EveryCaseMatchesHuggingFace) {
   EXPECT_EQ(bad, 0);
 }
 
+TEST(Fixtures, AwkwardCharactersMatchHuggingFaceWithRealTokenizers) {
+  // Random strings of White_Space code points, U+180E, joiners, combining marks, digits of
+  // several scripts, control bytes, contractions and added tokens (make_fixtures.py).
+  std::ifstream in(std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures/real_tricky.jsonl");
+  ASSERT_TRUE(in.good());
+  std::string line;
+  int n = 0, bad = 0;
+  while (std::getline(in, line)) {
+    const json c = json::parse(line);
+    const Tokenizer& tok = real(c.at("tokenizer"));
+    const auto want = c.at("ids").get<std::vector<int32_t>>();
+    const auto got = tok.encode(c.at("text").get<std::string>());
+    ++n;
+    if ((got != want || tok.decode(want) != c.at("decoded").get<std::string>()) && ++bad <= 5)
+      ADD_FAILURE() << c.at("tokenizer") << " text " << c.at("text").dump() << " got "
+                    << json(got).dump() << " want " << json(want).dump();
+  }
+  EXPECT_EQ(n, 800);
+  EXPECT_EQ(bad, 0);
+}
+
 TEST(Fixtures, LegacyStringMergesEqualPairMerges) {
   const std::string dir = std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures";
   const Tokenizer a = Tokenizer::from_file(dir + "/gpt2_prefix_space.json");
