@@ -53,10 +53,10 @@ __global__ void moe_gate_kernel(MoeGateParams p) {
   const float l = active ? to_f(row[e]) : -INFINITY;
   float s;
   if (p.sigmoid) {
-    s = 1.f / (1.f + __expf(-l));
+    s = 1.f / (1.f + expf(-l));  // accurate expf: selection must match the reference
   } else {
     const float m = block_max(l, sv);
-    const float ex = active ? __expf(l - m) : 0.f;
+    const float ex = active ? expf(l - m) : 0.f;
     s = ex / block_sum(ex, sv);
   }
   if (active) {

@@ -67,7 +67,11 @@ double rel_err(const at::Tensor& out, const at::Tensor& ref) {
   const double denom = r.norm().item<double>();
   return o.sub(r).norm().item<double>() / (denom > 0 ? denom : 1.0);
 }
+// Forward outputs: fp32 arithmetic well under 1e-4 (we ask 1e-5), bf16 under 1e-2.
 double tol(at::ScalarType t) { return t == at::kFloat ? 1e-5 : 1e-2; }
+// Gradients and GEMM outputs: long fp32 sums in another order (and cuBLAS's own kernel
+// choice), so 1e-4 for fp32; bf16 stays under 1e-2.
+double tol_sum(at::ScalarType t) { return t == at::kFloat ? 1e-4 : 1e-2; }
 const char* name(at::ScalarType t) { return t == at::kFloat ? "fp32" : "bf16"; }
 
 std::vector<at::Tensor> grads(const at::Tensor& loss, const std::vector<at::Tensor>& xs) {
@@ -100,7 +104,7 @@ TEST_F(Gpu, RmsNormAndAddRmsNormForwardBackwardMatchReference) {
       EXPECT_LT(rel_err(sg, sc), tol(dt));
       EXPECT_LT(rel_err(dg[0], dc[0]), tol(dt));
       EXPECT_LT(rel_err(dg[1], dc[1]), tol(dt));
-      EXPECT_LT(rel_err(dg[2], dc[2]), tol(dt) * 10);  // sums over rows of bf16 products
+      EXPECT_LT(rel_err(dg[2], dc[2]), tol_sum(dt));  // a sum over rows
       // Plain rms_norm, 3-D input.
       poison();
       at::Tensor y3 = gk::rms_norm(gpu(x).view({1, rows, h}), gpu(w), 1e-5);
@@ -162,8 +166,8 @@ TEST_F(Gpu, MoePermuteUnpermuteForwardBackwardMatchReferenceOnRaggedRouting) {
       auto dc = grads(oc.mul(up).sum(), {xc, wc});
       EXPECT_EQ(rel_err(pg, pc), 0.0);  // a pure copy
       EXPECT_LT(rel_err(og, oc), tol(dt));
-      EXPECT_LT(rel_err(dg[0], dc[0]), tol(dt));
-      EXPECT_LT(rel_err(dg[1], dc[1]), tol(dt));
+      EXPECT_LT(rel_err(dg[0], dc[0]), tol_sum(dt));
+      EXPECT_LT(rel_err(dg[1], dc[1]), tol_sum(dt));
     }
   }
 }
@@ -187,9 +191,9 @@ TEST_F(Gpu, GroupedGemmForwardBackwardMatchReferenceWithEmptyExperts) {
       at::Tensor xc = f32(x).requires_grad_(true), wc = f32(w).requires_grad_(true);
       at::Tensor yc = gk::ref::grouped_gemm(xc, wc, cnt);
       auto dc = grads(yc.mul(up).sum(), {xc, wc});
-      EXPECT_LT(rel_err(yg, yc), tol(dt) * 10);  // fp32 GEMMs: cuBLAS may pick split-K
-      EXPECT_LT(rel_err(dg[0], dc[0]), tol(dt) * 10);
-      EXPECT_LT(rel_err(dg[1], dc[1]), tol(dt) * 10);
+      EXPECT_LT(rel_err(yg, yc), tol_sum(dt));
+      EXPECT_LT(rel_err(dg[0], dc[0]), tol_sum(dt));
+      EXPECT_LT(rel_err(dg[1], dc[1]), tol_sum(dt));
     }
   }
 }
@@ -241,8 +245,8 @@ TEST_F(Gpu, TokenLogprobsAndEntropyWithGradientsMatchReference) {
     auto dc = grads(lpc.mul(u1).sum().add(enc.mul(u2).sum()), {hc, wc});
     EXPECT_LT(rel_err(lpg, lpc), tol(c.dt));
     EXPECT_LT(rel_err(eng, enc), tol(c.dt));
-    EXPECT_LT(rel_err(dg[0], dc[0]), tol(c.dt) * 3);
-    EXPECT_LT(rel_err(dg[1], dc[1]), tol(c.dt) * 3);
+    EXPECT_LT(rel_err(dg[0], dc[0]), tol_sum(c.dt));
+    EXPECT_LT(rel_err(dg[1], dc[1]), tol_sum(c.dt));
   }
 }
 
