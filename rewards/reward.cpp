@@ -137,6 +137,7 @@ std::map<std::string, double> BatchScores::metrics() const {
 // RewardSet.
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kPollInterval{5};
 
 struct RewardSet::Shared {
   std::unique_ptr<ThreadPool> pool;
@@ -163,12 +164,14 @@ struct BatchState {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<Call> calls;
+  size_t done = 0;  // calls in kDone (guarded by mu); the last one wakes the waiter
 };
 
 void run_call(const std::shared_ptr<BatchState>& b, size_t c,
               const std::shared_ptr<const Reward>& reward, double timeout_s,
               const std::shared_ptr<std::atomic<int64_t>>& abandoned_running) {
   Call& call = b->calls[c];
+  bool last = false;
   {
     std::lock_guard<std::mutex> lock(b->mu);
     if (call.abandoned) return;  // gave up on it while it was queued
@@ -200,8 +203,11 @@ void run_call(const std::shared_ptr<BatchState>& b, size_t c,
     call.error = std::move(error);
     call.state = Call::kDone;
     if (call.abandoned) abandoned_running->fetch_sub(1);
+    last = ++b->done == b->calls.size();
   }
-  b->cv.notify_all();
+  // Only the last call wakes the waiter; it polls for deadlines meanwhile (scanning every
+  // call on each completion would cost O(calls^2) per batch).
+  if (last) b->cv.notify_all();
 }
 
 double call_limit_s(const RewardSet::Component& comp, bool batched) {
@@ -342,7 +348,12 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
           next = std::min(next, deadline);
         }
       }
-      if (left > 0) b->cv.wait_until(lock, next);
+      if (left > 0) {
+        // Wake at the next deadline, when every call is done, or at the poll interval
+        // (which bounds how late a timeout or a call finishing after one is noticed).
+        next = std::min(next, Clock::now() + kPollInterval);
+        b->cv.wait_until(lock, next, [&] { return b->done == b->calls.size(); });
+      }
     }
   }
 
