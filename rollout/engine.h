@@ -55,6 +55,7 @@ struct Completion {
   std::vector<int32_t> tokens;   // generated ids (stop string / EOS included)
   std::vector<float> logprobs;   // one per token: log_softmax(logits / T)[token]
   FinishReason finish = FinishReason::kLength;
+  uint64_t policy_version = 0;   // set by the worker (the engine leaves 0)
 };
 
 class Engine {

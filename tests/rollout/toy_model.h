@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <thread>
 
 #include "core/error.h"
 #include "models/causal_lm.h"
@@ -53,6 +54,7 @@ class ToyModel : public models::CausalLM {
     GRPO_CHECK(static_cast<int64_t>(slots.size()) == B);
     at::Tensor out = at::empty({B, vocab_});
     auto acc = ids.accessor<int64_t, 2>();
+    if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     ++calls_;
     if (T > 1) ++prefills_;
     rows_ += B;
@@ -75,6 +77,7 @@ class ToyModel : public models::CausalLM {
   const models::ModelArgs& args() const override { throw std::logic_error("unused"); }
   std::vector<std::pair<std::string, at::Tensor>> state() override { return {{"lm_head.weight", head_}}; }
 
+  int64_t delay_us_ = 0;  // sleep per decode call (simulates a slow model)
   int64_t calls_ = 0;     // decode calls
   int64_t prefills_ = 0;  // calls with T > 1 (prompt prefills)
   int64_t rows_ = 0;   // rows decoded (prefill counts 1 per prompt)
