@@ -69,7 +69,8 @@ std::vector<cfg::RewardEntry> reward_entries(const ScoreArgs& a) {
       cfg::RewardEntry e;
       size_t colon = item.find(':');
       e.name = item.substr(0, colon);
-      if (colon != std::string::npos) e.weight = parse_weight(item.substr(colon + 1), "--rewards " + e.name);
+      if (colon != std::string::npos)
+        e.weight = parse_weight(item.substr(colon + 1), "--rewards " + e.name);
       entries.push_back(e);
     }
   } else {
@@ -79,8 +80,8 @@ std::vector<cfg::RewardEntry> reward_entries(const ScoreArgs& a) {
   }
   if (!a.weights.empty()) {
     auto ws = split(a.weights, ',');
-    GRPO_ENSURE(ws.size() == entries.size(), "--weights: ", ws.size(), " weights for ", entries.size(),
-                " rewards");
+    GRPO_ENSURE(ws.size() == entries.size(), "--weights: ", ws.size(), " weights for ",
+                entries.size(), " rewards");
     for (size_t i = 0; i < ws.size(); ++i) entries[i].weight = parse_weight(ws[i], "--weights");
   }
   return entries;
@@ -216,11 +217,14 @@ int run_score(const ScoreArgs& a) {
   const auto& comps = set.components();
   for (size_t r = 0; r < comps.size(); ++r) {
     double m = sum.scored && !sum.component_sums.empty()
-                   ? sum.component_sums[r] / static_cast<double>(sum.scored) : 0.0;
+                   ? sum.component_sums[r] / static_cast<double>(sum.scored)
+                   : 0.0;
     means[comps[r].name] = m;
     const auto& f = sum.failures.empty() ? rewards::FailureCounts{} : sum.failures[r];
-    failures[comps[r].name] = OJson{{"thrown", f.thrown}, {"timed_out", f.timed_out}, {"nan", f.nan},
-                               {"data_errors", f.data_errors}};
+    failures[comps[r].name] = OJson{{"thrown", f.thrown},
+                                    {"timed_out", f.timed_out},
+                                    {"nan", f.nan},
+                                    {"data_errors", f.data_errors}};
   }
   summary["mean"] = means;
   summary["weights"] = OJson::object();
@@ -244,7 +248,8 @@ void register_score(CLI::App& app) {
                   "comma-separated rewards, each NAME or NAME:WEIGHT, e.g. format:0.5,accuracy "
                   "(default: the config's rewards list)");
   sub->add_option("--weights,-w", a->weights, "comma-separated weights, one per reward, in order");
-  sub->add_option("--data,-d", a->data, "JSONL file of {\"completion\": ..., ground truth...}; - for stdin")
+  sub->add_option("--data,-d", a->data,
+                  "JSONL file of {\"completion\": ..., ground truth...}; - for stdin")
       ->required();
   sub->add_option("--threads", a->threads, "scoring threads (0 = all cores)");
   sub->add_option("--batch", a->batch, "lines scored together")->check(CLI::PositiveNumber);

@@ -1,10 +1,9 @@
 // rewards/args.h (private to rewards/): typed reading of a reward's `args` object with
 // errors that name the reward and the key, and a check that no unknown key is left.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -58,7 +57,8 @@ class Args {
       if (used_.count(k)) continue;
       std::string known;
       for (const auto& u : used_) known += (known.empty() ? "" : ", ") + u;
-      throw grpo::Error(grpo::str("reward '", reward_, "': unknown arg '", k, "' (known: ", known, ")"));
+      throw grpo::Error(
+          grpo::str("reward '", reward_, "': unknown arg '", k, "' (known: ", known, ")"));
     }
   }
   std::string where(const std::string& key) const {

@@ -85,8 +85,8 @@ class AccuracyReward final : public Reward {
     if (!want) {
       if (text_fallback_ && gt[answer_key_].is_string()) want_text = normalize_answer_text(gt_text);
       if (want_text.empty()) {
-        return RewardResult::data_error(
-            grpo::str("ground truth ", answer_key_, " '", excerpt(gt_text, 80), "' is not a number"));
+        return RewardResult::data_error(grpo::str("ground truth ", answer_key_, " '",
+                                                  excerpt(gt_text, 80), "' is not a number"));
       }
     }
     RewardResult r;
@@ -127,12 +127,14 @@ class CountdownReward final : public Reward {
     const Json& gt = s.ground_truth;
     if (!gt.is_object() || !gt.contains("nums") || !gt["nums"].is_array() ||
         !gt.contains("target") || !gt["target"].is_number()) {
-      return RewardResult::data_error("countdown ground truth needs 'nums' (array) and 'target' (number)");
+      return RewardResult::data_error(
+          "countdown ground truth needs 'nums' (array) and 'target' (number)");
     }
     std::vector<int64_t> nums;
     for (const auto& n : gt["nums"]) {
       if (!n.is_number_integer() || n.get<int64_t>() < 0) {
-        return RewardResult::data_error(grpo::str("countdown 'nums' holds ", n.dump(), ", not a non-negative integer"));
+        return RewardResult::data_error(
+            grpo::str("countdown 'nums' holds ", n.dump(), ", not a non-negative integer"));
       }
       nums.push_back(n.get<int64_t>());
     }

@@ -24,11 +24,13 @@ void* open_library(const std::string& path) {
   if (it != handles->end()) return it->second;
   // A bare file name would make dlopen search the system paths: make it explicit.
   std::string to_open = path.find('/') == std::string::npos ? "./" + path : path;
-  GRPO_ENSURE(std::filesystem::exists(to_open), "reward 'plugin': library '", path, "' does not exist");
+  GRPO_ENSURE(std::filesystem::exists(to_open), "reward 'plugin': library '", path,
+              "' does not exist");
   void* h = dlopen(to_open.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char* err = dlerror();
-    throw grpo::Error(grpo::str("reward 'plugin': cannot load '", path, "': ", err ? err : "unknown error"));
+    throw grpo::Error(
+        grpo::str("reward 'plugin': cannot load '", path, "': ", err ? err : "unknown error"));
   }
   (*handles)[path] = h;
   return h;
@@ -45,7 +47,8 @@ class PluginReward final : public Reward {
     a.finish();
 
     void* h = open_library(path_);
-    auto version = reinterpret_cast<grpo_reward_abi_version_fn>(dlsym(h, "grpo_reward_abi_version"));
+    auto version =
+        reinterpret_cast<grpo_reward_abi_version_fn>(dlsym(h, "grpo_reward_abi_version"));
     GRPO_ENSURE(version, "reward 'plugin': '", path_, "' does not export grpo_reward_abi_version");
     int v = version();
     GRPO_ENSURE(v == GRPO_REWARD_ABI_VERSION, "reward 'plugin': '", path_, "' has ABI version ", v,

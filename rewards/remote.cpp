@@ -39,13 +39,15 @@ class RemoteReward final : public Reward {
 
   RewardResult score(const Sample& s) const override {
     std::vector<RewardResult> r = score_batch(std::span<const Sample>(&s, 1), 10.0);
-    if (r[0].status == RewardResult::Status::kThrown || r[0].status == RewardResult::Status::kTimedOut) {
+    if (r[0].status == RewardResult::Status::kThrown ||
+        r[0].status == RewardResult::Status::kTimedOut) {
       throw grpo::Error(r[0].message);
     }
     return r[0];
   }
 
-  std::vector<RewardResult> score_batch(std::span<const Sample> samples, double timeout_s) const override {
+  std::vector<RewardResult> score_batch(std::span<const Sample> samples,
+                                        double timeout_s) const override {
     struct Request {
       grpc::ClientContext ctx;
       pb::ScoreRequest req;
@@ -79,11 +81,12 @@ class RemoteReward final : public Reward {
     size_t pending = reqs.size();
     for (auto& r : reqs) {
       Request* raw = r.get();
-      stub_->async()->Score(&raw->ctx, &raw->req, &raw->resp, [raw, &mu, &cv, &pending](grpc::Status st) {
-        std::lock_guard<std::mutex> lock(mu);
-        raw->status = std::move(st);
-        if (--pending == 0) cv.notify_all();
-      });
+      stub_->async()->Score(&raw->ctx, &raw->req, &raw->resp,
+                            [raw, &mu, &cv, &pending](grpc::Status st) {
+                              std::lock_guard<std::mutex> lock(mu);
+                              raw->status = std::move(st);
+                              if (--pending == 0) cv.notify_all();
+                            });
     }
     {
       // gRPC guarantees every callback runs (on success, error or deadline).

@@ -239,7 +239,6 @@ RewardSet::RewardSet(const std::vector<cfg::RewardEntry>& entries, RewardSetOpti
   init(std::move(comps), options);
 }
 
-
 RewardSet::RewardSet(std::vector<Component> components, RewardSetOptions options) {
   init(std::move(components), options);
 }
@@ -304,19 +303,21 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
   }
   // Deadline for calls that never start: every worker could be stuck on slow calls.
   double max_limit = 0;
-  for (const auto& c : components_) max_limit = std::max(max_limit, call_limit_s(c, c.reward->batched()));
+  for (const auto& c : components_)
+    max_limit = std::max(max_limit, call_limit_s(c, c.reward->batched()));
   const size_t threads = std::max<size_t>(1, shared_->pool->size());
-  const double waves = std::ceil(static_cast<double>(b->calls.size()) / static_cast<double>(threads));
+  const double waves =
+      std::ceil(static_cast<double>(b->calls.size()) / static_cast<double>(threads));
   const Clock::time_point start = Clock::now();
   const Clock::time_point queue_cap =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_limit * (waves + 1)));
+      start + std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(max_limit * (waves + 1)));
 
   for (size_t c = 0; c < b->calls.size(); ++c) {
     const Component& comp = components_[b->calls[c].r];
-    shared_->pool->submit([b, c, reward = comp.reward, timeout = comp.timeout_s,
-                           counter = shared_->abandoned_running] {
-      run_call(b, c, reward, timeout, counter);
-    });
+    shared_->pool->submit(
+        [b, c, reward = comp.reward, timeout = comp.timeout_s,
+         counter = shared_->abandoned_running] { run_call(b, c, reward, timeout, counter); });
   }
 
   // Wait, enforcing deadlines. timed_out[c] marks calls given up on.
@@ -337,8 +338,9 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
         Clock::time_point deadline = queue_cap;
         if (call.state == Call::kRunning) {
           const Component& comp = components_[call.r];
-          deadline = call.started + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(call_limit_s(comp, call.batched)));
+          deadline =
+              call.started + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(call_limit_s(comp, call.batched)));
         }
         if (now >= deadline) {
           call.abandoned = true;
@@ -370,10 +372,10 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
                                                                           : "data error";
     out.errors[i].push_back(grpo::str(comp.name, ": ", said, ": ", why));
     const bool data = kind == std::string_view("data_errors");
-    log::once(grpo::str("reward/", comp.name, "/", kind), log::Level::kWarn,
-              grpo::str("reward '", comp.name, "' ", said, " (scored ",
-                        data ? 0.0 : comp.fallback_score, "): ", why,
-                        "; later cases are only counted in rewards/", comp.name, "/", kind));
+    log::once(
+        grpo::str("reward/", comp.name, "/", kind), log::Level::kWarn,
+        grpo::str("reward '", comp.name, "' ", said, " (scored ", data ? 0.0 : comp.fallback_score,
+                  "): ", why, "; later cases are only counted in rewards/", comp.name, "/", kind));
   };
   std::lock_guard<std::mutex> lock(b->mu);
   for (size_t c = 0; c < b->calls.size(); ++c) {

@@ -19,11 +19,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/sections/rewards.h"
@@ -116,9 +115,9 @@ struct RewardRegistrar {
 };
 #define GRPO_REWARD_CONCAT2(a, b) a##b
 #define GRPO_REWARD_CONCAT(a, b) GRPO_REWARD_CONCAT2(a, b)
-#define GRPO_REGISTER_REWARD(name, ...)                                                   \
-  static ::grpo::rewards::RewardRegistrar GRPO_REWARD_CONCAT(grpo_reward_registrar_, \
-                                                             __LINE__)(#name, __VA_ARGS__)
+#define GRPO_REGISTER_REWARD(name, ...)                                                         \
+  static ::grpo::rewards::RewardRegistrar GRPO_REWARD_CONCAT(grpo_reward_registrar_, __LINE__)( \
+      #name, __VA_ARGS__)
 
 // ---------------------------------------------------------------------------------------
 // RewardSet: the weighted list of rewards of a job.
@@ -134,13 +133,13 @@ struct FailureCounts {
 
 // The scores of one batch of N samples by R rewards.
 struct BatchScores {
-  std::vector<std::string> names;               // [R] component names (config order)
-  std::vector<double> weights;                  // [R]
-  std::vector<double> total;                    // [N] sum_r weight_r * components[r][i]
-  std::vector<std::vector<double>> components;  // [R][N] score after fallback / data error
-  std::vector<std::vector<Json>> details;       // [R][N] each reward's details (or null)
-  std::vector<FailureCounts> failures;          // [R]
-  std::vector<bool> data_error;                 // [N] some reward found the row unusable
+  std::vector<std::string> names;                // [R] component names (config order)
+  std::vector<double> weights;                   // [R]
+  std::vector<double> total;                     // [N] sum_r weight_r * components[r][i]
+  std::vector<std::vector<double>> components;   // [R][N] score after fallback / data error
+  std::vector<std::vector<Json>> details;        // [R][N] each reward's details (or null)
+  std::vector<FailureCounts> failures;           // [R]
+  std::vector<bool> data_error;                  // [N] some reward found the row unusable
   std::vector<std::vector<std::string>> errors;  // [N] "name: message" for every failure
 
   // Metrics for one step, TRL-style names: "reward", "reward_std", "rewards/<name>/mean",

@@ -30,7 +30,11 @@ static int count_letters(const unsigned char* s, size_t* ascii, size_t* other) {
   *other = 0;
   while (*s) {
     unsigned char c = *s;
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     if (len == 1) {
       if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) ++*ascii;
       ++s;

@@ -31,13 +31,15 @@ class RemoteServer {
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     std::string script = std::string(GRPO_SOURCE_DIR) + "/examples/remote_reward/server.py";
     const char* argv[] = {GRPO_PYTHON, script.c_str(), "--port", "0", nullptr};
-    if (posix_spawn(&pid_, GRPO_PYTHON, &fa, nullptr, const_cast<char**>(argv), environ) != 0) pid_ = -1;
+    if (posix_spawn(&pid_, GRPO_PYTHON, &fa, nullptr, const_cast<char**>(argv), environ) != 0)
+      pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     // Wait for "PORT <n>\n" (protoc runs first: allow some time).
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (pid_ > 0 && line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    while (pid_ > 0 && line.find('\n') == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
       pollfd p{fds[0], POLLIN, 0};
       if (poll(&p, 1, 200) <= 0) continue;
       char buf[64];
@@ -87,18 +89,25 @@ cfg::RewardEntry entry(const std::string& name, double weight, Json args, double
 
 TEST(CustomRewardsE2E, PluginAndRemoteScoreABatchBesideTheBuiltins) {
   ASSERT_TRUE(server().ok()) << "the example server did not start";
-  RewardSet set({entry("accuracy", 1.0, Json::object()),
-                 entry("plugin", 0.5, {{"path", GRPO_PLUGIN_PATH}}),
-                 entry("plugin", 1.0, {{"path", GRPO_PLUGIN_PATH}, {"symbol", "grpo_reward_strict_utf8"},
-                                       {"label", "strict"}}, 10, -1.0),
-                 entry("remote", 2.0, {{"address", server().address()}, {"batch_size", 2}}),
-                 entry("remote", 1.0, {{"address", server().address()}, {"reward", "length_ratio"},
-                                       {"server_args", {{"max_chars", 100}}}, {"label", "len"}})},
-                {.num_threads = 4});
+  RewardSet set(
+      {entry("accuracy", 1.0, Json::object()), entry("plugin", 0.5, {{"path", GRPO_PLUGIN_PATH}}),
+       entry(
+           "plugin", 1.0,
+           {{"path", GRPO_PLUGIN_PATH}, {"symbol", "grpo_reward_strict_utf8"}, {"label", "strict"}},
+           10, -1.0),
+       entry("remote", 2.0, {{"address", server().address()}, {"batch_size", 2}}),
+       entry("remote", 1.0,
+             {{"address", server().address()},
+              {"reward", "length_ratio"},
+              {"server_args", {{"max_chars", 100}}},
+              {"label", "len"}})},
+      {.num_threads = 4});
   std::vector<Sample> batch = {
-      {"q", "<think>so 12</think><answer>12</answer>", {{"answer", "12"}}},            // 39 chars
-      {"q", "<think>hmm</think><answer>caf\xc3\xa9 7</answer>", {{"answer", "12"}}},  // é: 1 of 5 letters
-      {"q", "<think>12</think><answer>\xff 3</answer>", {{"answer", "12"}}},           // invalid UTF-8
+      {"q", "<think>so 12</think><answer>12</answer>", {{"answer", "12"}}},  // 39 chars
+      {"q",
+       "<think>hmm</think><answer>caf\xc3\xa9 7</answer>",
+       {{"answer", "12"}}},                                                   // é: 1 of 5 letters
+      {"q", "<think>12</think><answer>\xff 3</answer>", {{"answer", "12"}}},  // invalid UTF-8
       {"q", "", {{"answer", "4"}, {"fail", true}}},
       {"q", "4", {{"answer", "4"}}},
   };
@@ -128,10 +137,12 @@ TEST(CustomRewardsE2E, PluginAndRemoteScoreABatchBesideTheBuiltins) {
 
 TEST(CustomRewardsE2E, SlowServerTimesOutAndDeadServerThrowsWithoutStoppingTheBatch) {
   ASSERT_TRUE(server().ok());
-  RewardSet set({entry("format", 1.0, Json::object()),
-                 entry("remote", 1.0, {{"address", server().address()}, {"server_args", {{"slow_s", 3}}},
-                                       {"label", "slow"}}, 0.5, -0.5),
-                 entry("remote", 1.0, {{"address", "127.0.0.1:1"}, {"label", "down"}}, 2, -0.25)});
+  RewardSet set(
+      {entry("format", 1.0, Json::object()),
+       entry("remote", 1.0,
+             {{"address", server().address()}, {"server_args", {{"slow_s", 3}}}, {"label", "slow"}},
+             0.5, -0.5),
+       entry("remote", 1.0, {{"address", "127.0.0.1:1"}, {"label", "down"}}, 2, -0.25)});
   auto t0 = std::chrono::steady_clock::now();
   BatchScores s = set.score({{"", "<think>a</think><answer>1</answer>", {{"answer", "1"}}},
                              {"", "x", {{"answer", "1"}}}});
@@ -156,7 +167,8 @@ TEST(CustomRewardsE2E, PluginLoadErrorsAreClear) {
     make_reward("plugin", {{"path", GRPO_PLUGIN_PATH}, {"symbol", "no_such_fn"}});
     FAIL();
   } catch (const grpo::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("does not export 'no_such_fn'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not export 'no_such_fn'"), std::string::npos)
+        << e.what();
   }
 }
 

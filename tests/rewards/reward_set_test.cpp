@@ -34,9 +34,8 @@ class WordCountReward final : public Reward {
  private:
   double scale_;
 };
-GRPO_REGISTER_REWARD(test_word_count, [](const Json& args) {
-  return std::make_unique<WordCountReward>(args);
-});
+GRPO_REGISTER_REWARD(test_word_count,
+                     [](const Json& args) { return std::make_unique<WordCountReward>(args); });
 
 // Misbehaving rewards for the isolation tests; `bad` picks the sample that fails.
 class Misbehaving final : public Reward {
@@ -49,10 +48,16 @@ class Misbehaving final : public Reward {
     r.score = 1.0;
     if (s.completion != bad) return r;
     switch (mode) {
-      case kThrow: throw std::runtime_error("boom");
-      case kThrowInt: throw 42;
-      case kSleep: std::this_thread::sleep_for(std::chrono::milliseconds(1500)); return r;
-      case kNaN: r.score = std::nan(""); return r;
+      case kThrow:
+        throw std::runtime_error("boom");
+      case kThrowInt:
+        throw 42;
+      case kSleep:
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        return r;
+      case kNaN:
+        r.score = std::nan("");
+        return r;
     }
     return r;
   }
@@ -68,8 +73,8 @@ cfg::RewardEntry entry(const std::string& name, double weight, Json args = Json:
 
 TEST(RewardRegistry, KnowsTheBuiltinsAndTheCustomClass) {
   auto names = reward_names();
-  for (const char* n : {"format", "accuracy", "countdown", "length", "repetition", "plugin", "remote",
-                        "test_word_count"}) {
+  for (const char* n : {"format", "accuracy", "countdown", "length", "repetition", "plugin",
+                        "remote", "test_word_count"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
   auto r = make_reward("test_word_count", Json{{"scale", 0.5}});
@@ -133,7 +138,8 @@ TEST(RewardSet, ConfigErrorsNameTheEntry) {
 
 TEST(RewardIsolation, ThrowingNaNAndSlowRewardsGiveTheirFallbackAndAreCounted) {
   auto comp = [](std::string name, Misbehaving::Mode m, double fallback, double timeout = 10) {
-    return RewardSet::Component{name, std::make_shared<Misbehaving>(m, "bad"), 1.0, timeout, fallback};
+    return RewardSet::Component{name, std::make_shared<Misbehaving>(m, "bad"), 1.0, timeout,
+                                fallback};
   };
   RewardSet set({comp("thrower", Misbehaving::kThrow, -1.0), comp("nan", Misbehaving::kNaN, 0.25),
                  comp("sleeper", Misbehaving::kSleep, -2.0, 0.3),
@@ -165,7 +171,8 @@ TEST(RewardIsolation, ThrowingNaNAndSlowRewardsGiveTheirFallbackAndAreCounted) {
 }
 
 TEST(RewardIsolation, DataErrorsScoreZeroEvenWithAPositiveFallback) {
-  RewardSet::Component acc{"accuracy", std::shared_ptr<const Reward>(make_reward("accuracy")), 2.0, 10, 0.7};
+  RewardSet::Component acc{"accuracy", std::shared_ptr<const Reward>(make_reward("accuracy")), 2.0,
+                           10, 0.7};
   RewardSet set({acc});
   BatchScores s = set.score({{"", "<answer>x</answer>", {{"answer", "x"}}},
                              {"", "<answer>1</answer>", {{"answer", "1"}}}});
@@ -180,9 +187,10 @@ TEST(RewardIsolation, DataErrorsScoreZeroEvenWithAPositiveFallback) {
 TEST(RewardIsolation, ManySlowCallsOnFewThreadsStillFinish) {
   // Every call sleeps past its timeout; with 2 threads the queued calls must not wait
   // forever behind the abandoned ones.
-  RewardSet set({RewardSet::Component{"sleeper", std::make_shared<Misbehaving>(Misbehaving::kSleep, "bad"),
-                                      1.0, 0.05, -1.0}},
-                {.num_threads = 2});
+  RewardSet set(
+      {RewardSet::Component{"sleeper", std::make_shared<Misbehaving>(Misbehaving::kSleep, "bad"),
+                            1.0, 0.05, -1.0}},
+      {.num_threads = 2});
   std::vector<Sample> batch(6, Sample{"", "bad", {}});
   BatchScores s = set.score(batch);
   EXPECT_EQ(s.failures[0].timed_out, 6);
@@ -194,7 +202,8 @@ TEST(RewardSet, ScoresALargeBatchConcurrentlyAndDeterministically) {
                 {.num_threads = 4});
   std::vector<Sample> batch;
   for (int i = 0; i < 500; ++i) {
-    batch.push_back({"", "<think>t</think><answer>" + std::to_string(i % 7) + "</answer>",
+    batch.push_back({"",
+                     "<think>t</think><answer>" + std::to_string(i % 7) + "</answer>",
                      {{"answer", std::to_string(i % 5)}}});
   }
   BatchScores a = set.score(batch), b = set.score(batch);

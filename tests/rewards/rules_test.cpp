@@ -1,5 +1,7 @@
 // tests/rewards/rules_test.cpp: the built-in rules, case by case (hand-computed) and
 // against golden values from independent references (tests/rewards/make_goldens.py).
+#include "rewards/rules.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include "rewards/countdown_expr.h"
 #include "rewards/math_answer.h"
 #include "rewards/reward.h"
-#include "rewards/rules.h"
 
 namespace grpo::rewards {
 namespace {
@@ -75,14 +76,18 @@ TEST(RationalAnswer, AcceptsTheDocumentedSpellings) {
   EXPECT_TRUE(same_value("\\tfrac{6}{8}", "3/4"));
   EXPECT_TRUE(same_value("-\\frac{1}{2}", "\\frac{-1}{2}"));
   EXPECT_TRUE(same_value("\\frac{-1}{-2}", "0.5"));
-  EXPECT_TRUE(same_value("\xE2\x88\x92" "3", "-3"));  // U+2212 minus
+  EXPECT_TRUE(
+      same_value("\xE2\x88\x92"
+                 "3",
+                 "-3"));  // U+2212 minus
   EXPECT_TRUE(same_value("  42.  ", "42"));
   EXPECT_TRUE(same_value("\\boxed{\\boxed{7}}", "7"));
   EXPECT_TRUE(same_value("$\\frac{\\frac{1}{2}}{2}$", "0.25"));
   EXPECT_TRUE(same_value("-0", "0"));
   EXPECT_TRUE(same_value("+5", "5"));
   EXPECT_TRUE(same_value("\\(5\\)", "\\[5\\]"));
-  EXPECT_TRUE(same_value("12345678901234567890123456789", "12,345,678,901,234,567,890,123,456,789"));
+  EXPECT_TRUE(
+      same_value("12345678901234567890123456789", "12,345,678,901,234,567,890,123,456,789"));
 }
 
 TEST(RationalAnswer, ComparesExactlyNotApproximately) {
@@ -93,9 +98,10 @@ TEST(RationalAnswer, ComparesExactlyNotApproximately) {
 }
 
 TEST(RationalAnswer, RejectsWhatIsNotANumber) {
-  for (const char* bad : {"", "abc", "1,23", "12,3456", "1/0", "\\frac{1}{0}", "--5", "5x", "x = 5",
-                          "1.2.3", "\\frac{1}", "{5", "50\\%", "\\sqrt{2}", "1e5", "(1)", ".", "-",
-                          "\xff\xfe", "1 2"}) {
+  for (const char* bad :
+       {"",    "abc",   "1,23",  "12,3456",   "1/0",      "\\frac{1}{0}", "--5",
+        "5x",  "x = 5", "1.2.3", "\\frac{1}", "{5",       "50\\%",        "\\sqrt{2}",
+        "1e5", "(1)",   ".",     "-",         "\xff\xfe", "1 2"}) {
     EXPECT_EQ(parse_rational(bad), std::nullopt) << bad;
   }
   EXPECT_EQ(parse_rational(std::string(kMaxAnswerBytes + 1, '1')), std::nullopt);
@@ -138,13 +144,16 @@ TEST(AccuracyReward, ScoresHandComputedCases) {
   EXPECT_EQ(score_with("accuracy", {}, "<answer>three quarters</answer>", gt), 0.0);
   EXPECT_EQ(score_with("accuracy", {}, "<answer>1,000</answer>", Json{{"answer", 1000}}), 1.0);
   EXPECT_EQ(score_with("accuracy", {}, "<answer>0.1</answer>", Json{{"answer", 0.1}}), 1.0);
-  EXPECT_EQ(score_with("accuracy", {}, "<answer>-7</answer>", Json{{"answer", "\\boxed{-7}"}}), 1.0);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>-7</answer>", Json{{"answer", "\\boxed{-7}"}}),
+            1.0);
 }
 
 TEST(AccuracyReward, UnparseableGroundTruthIsADataErrorNeverRewarded) {
   RewardResult::Status st;
   // The completion repeats the bad ground truth verbatim: string equality would reward it.
-  EXPECT_EQ(score_with("accuracy", {}, "<answer>\\sqrt{2}</answer>", Json{{"answer", "\\sqrt{2}"}}, &st), 0.0);
+  EXPECT_EQ(
+      score_with("accuracy", {}, "<answer>\\sqrt{2}</answer>", Json{{"answer", "\\sqrt{2}"}}, &st),
+      0.0);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
   score_with("accuracy", {}, "<answer>1</answer>", Json{{"solution", "1"}}, &st);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
@@ -169,7 +178,8 @@ TEST(AccuracyReward, SurvivesGiantAndInvalidInput) {
   Json gt = {{"answer", "5"}};
   std::string huge(5'000'000, 'x');
   EXPECT_EQ(score_with("accuracy", {}, huge + "<answer>5</answer>", gt), 1.0);
-  EXPECT_EQ(score_with("accuracy", {}, "<answer>" + std::string(100000, '9') + "</answer>", gt), 0.0);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>" + std::string(100000, '9') + "</answer>", gt),
+            0.0);
   EXPECT_EQ(score_with("accuracy", {}, "\xff\xfe<answer>\xc3\x28 5</answer>", gt), 0.0);
   EXPECT_EQ(score_with("accuracy", {}, "\xff\xfe<answer> 5 </answer>\xc3", gt), 1.0);
   std::string many_opens;
@@ -187,17 +197,17 @@ TEST(FormatReward, AcceptsExactlyOneThinkThenOneAnswer) {
 
 TEST(FormatReward, RejectsEveryDeviation) {
   for (const char* bad : {
-           "reason</think><answer>5</answer>",                          // no opening <think>
-           "<think>a</think>",                                          // no answer
-           "<think>a</think><answer>5</answer> extra",                  // text after
-           "<think>a</think> so <answer>5</answer>",                    // text between
-           "<think>a</think><answer>5</answer><answer>6</answer>",      // two answers
-           "<think>a<answer>4</answer></think><answer>5</answer>",      // answer in think
-           "<think><think>a</think></think><answer>5</answer>",         // nested think
-           "<think>a</think><answer>  </answer>",                       // blank answer
-           "<answer>5</answer><think>a</think>",                        // wrong order
-           "<think>a</think><answer>5",                                 // unclosed
-           "pre <think>a</think><answer>5</answer>",                    // text before
+           "reason</think><answer>5</answer>",                      // no opening <think>
+           "<think>a</think>",                                      // no answer
+           "<think>a</think><answer>5</answer> extra",              // text after
+           "<think>a</think> so <answer>5</answer>",                // text between
+           "<think>a</think><answer>5</answer><answer>6</answer>",  // two answers
+           "<think>a<answer>4</answer></think><answer>5</answer>",  // answer in think
+           "<think><think>a</think></think><answer>5</answer>",     // nested think
+           "<think>a</think><answer>  </answer>",                   // blank answer
+           "<answer>5</answer><think>a</think>",                    // wrong order
+           "<think>a</think><answer>5",                             // unclosed
+           "pre <think>a</think><answer>5</answer>",                // text before
            "",
        }) {
     EXPECT_NE(r1_format_violation(bad), "") << bad;
@@ -230,8 +240,8 @@ TEST(CountdownExpression, ParsesAndEvaluatesWithPrecedence) {
 
 TEST(CountdownExpression, RejectsEverythingOutsideTheGrammar) {
   for (const char* bad : {"", "1 +", "(1 + 2", "1 + 2)", "-1 + 2", "2 ** 3", "2 ^ 3", "1.5 + 2",
-                          "abs(2)", "__import__('os')", "1 + 2 = ", "1 = 2 = 3", "1 2", "3 / (2 - 2)",
-                          "1234567890123456 + 1", "1 + 2; 3", "\xff"}) {
+                          "abs(2)", "__import__('os')", "1 + 2 = ", "1 = 2 = 3", "1 2",
+                          "3 / (2 - 2)", "1234567890123456 + 1", "1 + 2; 3", "\xff"}) {
     EXPECT_FALSE(parse_countdown_expression(bad).ok) << bad;
   }
   EXPECT_EQ(parse_countdown_expression("3 / (2 - 2)").error, "division by zero");
@@ -250,15 +260,15 @@ TEST(CountdownReward, FollowsTheTinyZeroRule) {
   };
   EXPECT_EQ(s("(25 - 3) * 2"), 1.0);
   EXPECT_EQ(s("2 * (25 - 3) = 44"), 1.0);
-  EXPECT_EQ(s("(25 - 3) * 2 = 45"), 0.0);  // claims a wrong right side
-  EXPECT_EQ(s("25 + 3 * 2"), 0.0);         // wrong value
-  EXPECT_EQ(s("(25 - 3) * 2 + 0"), 0.0);   // extra number
-  EXPECT_EQ(s("25 * 2 - 6"), 0.0);         // number not given
+  EXPECT_EQ(s("(25 - 3) * 2 = 45"), 0.0);     // claims a wrong right side
+  EXPECT_EQ(s("25 + 3 * 2"), 0.0);            // wrong value
+  EXPECT_EQ(s("(25 - 3) * 2 + 0"), 0.0);      // extra number
+  EXPECT_EQ(s("25 * 2 - 6"), 0.0);            // number not given
   EXPECT_EQ(s("(25 - 3) * 2 + 2 - 2"), 0.0);  // a number used twice
   EXPECT_EQ(s("44"), 0.0);
   EXPECT_EQ(s("(25 - 3) * 2)"), 0.0);
   Json fmt = {{"format_score", 0.1}};
-  EXPECT_EQ(s("25 + 3 * 2", fmt), 0.1);        // well formed, wrong
+  EXPECT_EQ(s("25 + 3 * 2", fmt), 0.1);  // well formed, wrong
   EXPECT_EQ(s("(25 - 3) * 2", fmt), 1.0);
   EXPECT_EQ(s("25 + 3 * x", fmt), 0.0);        // not well formed
   EXPECT_EQ(s("25 / (3 - 3) * 2", fmt), 0.0);  // division by zero
@@ -332,7 +342,8 @@ TEST(LengthAndRepetition, MatchTrlOnGoldenCases) {
   for (const auto& c : cases) {
     std::string text = c["text"];
     if (c["kind"] == "repetition") {
-      double got = repetition_penalty(text, c["ngram_size"].get<size_t>(), c["max_penalty"].get<double>());
+      double got =
+          repetition_penalty(text, c["ngram_size"].get<size_t>(), c["max_penalty"].get<double>());
       EXPECT_NEAR(got, c["expected"].get<double>(), 1e-12) << text;
     } else {
       CosineLengthParams p;
@@ -343,7 +354,8 @@ TEST(LengthAndRepetition, MatchTrlOnGoldenCases) {
       p.min_value_correct = q.value("min_value_correct", p.min_value_correct);
       p.max_value_correct = q.value("max_value_correct", p.max_value_correct);
       EXPECT_EQ(utf8_length(text), c["length"].get<size_t>()) << text;
-      double got = cosine_length_reward(static_cast<double>(utf8_length(text)), c["correct"].get<bool>(), p);
+      double got =
+          cosine_length_reward(static_cast<double>(utf8_length(text)), c["correct"].get<bool>(), p);
       EXPECT_NEAR(got, c["expected"].get<double>(), 1e-12) << text;
     }
   }
@@ -354,14 +366,16 @@ TEST(RewardArgs, UnknownOrMistypedArgsNameTheRewardAndKey) {
     make_reward("format", Json{{"think_in_promt", true}});
     FAIL() << "expected an error";
   } catch (const grpo::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown arg 'think_in_promt'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown arg 'think_in_promt'"), std::string::npos)
+        << e.what();
   }
   try {
     make_reward("countdown", Json{{"format_score", "high"}});
     FAIL() << "expected an error";
   } catch (const grpo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("reward 'countdown': arg 'format_score' must be a number"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(make_reward("repetition", Json{{"max_penalty", 1.0}}), grpo::Error);
   EXPECT_THROW(make_reward("plugin", Json::object()), grpo::Error);  // path required

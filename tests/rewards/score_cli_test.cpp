@@ -1,13 +1,13 @@
 // tests/rewards/score_cli_test.cpp: `grpo score` as a process: one JSON line per input
 // line with hand-computed scores, a summary, bad lines reported with file:line.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
@@ -52,7 +52,7 @@ TEST(ScoreCli, PrintsOneLinePerInputThenASummary) {
   EXPECT_EQ(at(1)["rewards"]["accuracy"], 1.0);
   EXPECT_EQ(at(1)["total"], 1.5);
   EXPECT_EQ(at(2), Json::parse(R"({"rewards": {"format": 0.0, "accuracy": 1.0}, "total": 1.0})"));
-  EXPECT_EQ(r.lines[3], "");  // blank in, blank out
+  EXPECT_EQ(r.lines[3], "");                     // blank in, blank out
   EXPECT_EQ(at(4)["rewards"]["accuracy"], 0.0);  // data error: never rewarded
   EXPECT_EQ(at(4)["total"], 0.5);
   EXPECT_TRUE(at(4).contains("errors"));
@@ -68,7 +68,9 @@ TEST(ScoreCli, PrintsOneLinePerInputThenASummary) {
   EXPECT_EQ(s["failures"]["accuracy"]["data_errors"], 1);
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("score_input.jsonl:6: not valid JSON"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("score_input.jsonl:7: expected a string field \"completion\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("score_input.jsonl:7: expected a string field \"completion\""),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("score_input.jsonl:5: accuracy: data error"), std::string::npos) << r.err;
 }
 
@@ -76,10 +78,12 @@ TEST(ScoreCli, WeightsFlagAndConfigListAreUsed) {
   CliRun r = run("--rewards format,accuracy --weights 2,3 --data " + kData);
   ASSERT_GE(r.lines.size(), 1u) << r.err;
   EXPECT_EQ(Json::parse(r.lines[0])["total"], 5.0);
-  r = run("--config " + std::string(GRPO_SOURCE_DIR) + "/tests/rewards/data/score_job.yaml --data " + kData);
+  r = run("--config " + std::string(GRPO_SOURCE_DIR) +
+          "/tests/rewards/data/score_job.yaml --data " + kData);
   ASSERT_EQ(r.lines.size(), 9u) << r.err;
   // countdown row: correct (2.0) + formatted (0.5)
-  EXPECT_EQ(Json::parse(r.lines[7]), Json::parse(R"({"rewards": {"countdown": 1.0, "format": 1.0}, "total": 2.5})"));
+  EXPECT_EQ(Json::parse(r.lines[7]),
+            Json::parse(R"({"rewards": {"countdown": 1.0, "format": 1.0}, "total": 2.5})"));
   // other rows have no nums/target: data errors for countdown
   EXPECT_EQ(Json::parse(r.lines[0])["rewards"]["countdown"], 0.0);
 }
