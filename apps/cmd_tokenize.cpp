@@ -69,8 +69,8 @@ void run_tokenize(const TokenizeArgs& a) {
   }
   std::cout.flush();
   if (bad)
-    throw Error(str("tokenize: ", bad, " of ", n, " input lines were bad (first: line ",
-                    first_bad, ")"));
+    throw Error(
+        str("tokenize: ", bad, " of ", n, " input lines were bad (first: line ", first_bad, ")"));
 }
 
 }  // namespace

@@ -58,16 +58,15 @@ void run_train_tokenizer(const TrainTokenizerArgs& a) {
   if (pad.empty()) pad = eos;
   using ojson = nlohmann::ordered_json;
   auto tok_or_null = [](const std::string& v) { return v.empty() ? ojson() : ojson(v); };
-  ojson cfg = {
-      {"tokenizer_class", "PreTrainedTokenizerFast"},
-      {"add_bos_token", false},
-      {"add_eos_token", false},
-      {"bos_token", tok_or_null(a.bos_token)},
-      {"eos_token", tok_or_null(eos)},
-      {"pad_token", tok_or_null(pad)},
-      {"unk_token", nullptr},
-      {"clean_up_tokenization_spaces", false},
-      {"model_max_length", 1000000000}};
+  ojson cfg = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+               {"add_bos_token", false},
+               {"add_eos_token", false},
+               {"bos_token", tok_or_null(a.bos_token)},
+               {"eos_token", tok_or_null(eos)},
+               {"pad_token", tok_or_null(pad)},
+               {"unk_token", nullptr},
+               {"clean_up_tokenization_spaces", false},
+               {"model_max_length", 1000000000}};
   std::filesystem::create_directories(a.output);
   const std::string tok_path = (std::filesystem::path(a.output) / "tokenizer.json").string();
   const std::string cfg_path = (std::filesystem::path(a.output) / "tokenizer_config.json").string();
@@ -75,11 +74,10 @@ void run_train_tokenizer(const TrainTokenizerArgs& a) {
   fs::write_atomic(cfg_path, cfg.dump(2) + "\n");
 
   const Tokenizer tok = Tokenizer::from_file(a.output);  // proves the file loads
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "train-tokenizer: " << a.files.size() << " file(s), " << bytes << " bytes -> "
-            << tok.vocab_size() << " tokens (" << a.special_tokens.size() << " special) in "
-            << s << " s; wrote " << tok_path << " and " << cfg_path << "\n";
+            << tok.vocab_size() << " tokens (" << a.special_tokens.size() << " special) in " << s
+            << " s; wrote " << tok_path << " and " << cfg_path << "\n";
   if (tok.vocab_size() < a.vocab_size)
     std::cout << "train-tokenizer: note: stopped below --vocab-size " << a.vocab_size
               << ": no pair left that occurs --min-frequency " << a.min_frequency << " times\n";

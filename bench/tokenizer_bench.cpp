@@ -4,8 +4,8 @@
 // the ratio). Times are process CPU seconds (single thread), load also as wall time.
 // Usage: tokenizer_bench TOKENIZER CORPUS.jsonl [REPEATS]
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>

@@ -72,9 +72,8 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
   std::unordered_map<std::string, int64_t> counts;
   for (const std::string& text : texts) {
     split_specials(text, o.special_tokens, [&](std::string_view piece) {
-      gpt2.for_each_match(piece, [&](size_t a, size_t b) {
-        ++counts[std::string(piece.substr(a, b - a))];
-      });
+      gpt2.for_each_match(
+          piece, [&](size_t a, size_t b) { ++counts[std::string(piece.substr(a, b - a))]; });
     });
   }
   // Sorted so that everything below is deterministic whatever the hash order.
@@ -217,28 +216,44 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
     if (o.show_progress && n_merges % 100 == 0)
       std::fprintf(stderr, "\rtrain-tokenizer: %zu / %d tokens", tokens.size(), target);
   }
-  if (o.show_progress) std::fprintf(stderr, "\rtrain-tokenizer: %zu / %d tokens\n", tokens.size(), target);
+  if (o.show_progress)
+    std::fprintf(stderr, "\rtrain-tokenizer: %zu / %d tokens\n", tokens.size(), target);
 
   // 4. tokenizer.json (HF format; the key order follows what `tokenizers` writes).
   using ojson = nlohmann::ordered_json;
-  const ojson byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false},
-                            {"trim_offsets", true}, {"use_regex", true}};
+  const ojson byte_level = {{"type", "ByteLevel"},
+                            {"add_prefix_space", false},
+                            {"trim_offsets", true},
+                            {"use_regex", true}};
   ojson added = ojson::array();
   for (int i = 0; i < n_special; ++i)
-    added.push_back({{"id", i}, {"content", o.special_tokens[i]}, {"single_word", false},
-                     {"lstrip", false}, {"rstrip", false}, {"normalized", false},
+    added.push_back({{"id", i},
+                     {"content", o.special_tokens[i]},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
                      {"special", true}});
   ojson vocab = ojson::object();
   for (size_t id = 0; id < tokens.size(); ++id) vocab[tokens[id]] = id;
-  ojson model = {{"type", "BPE"},          {"dropout", nullptr},
-                 {"unk_token", nullptr},   {"continuing_subword_prefix", nullptr},
-                 {"end_of_word_suffix", nullptr}, {"fuse_unk", false},
-                 {"byte_fallback", false}, {"ignore_merges", false},
-                 {"vocab", std::move(vocab)}, {"merges", std::move(merges)}};
-  ojson root = {{"version", "1.0"},      {"truncation", nullptr},
-                {"padding", nullptr},    {"added_tokens", std::move(added)},
-                {"normalizer", nullptr}, {"pre_tokenizer", byte_level},
-                {"post_processor", byte_level}, {"decoder", byte_level},
+  ojson model = {{"type", "BPE"},
+                 {"dropout", nullptr},
+                 {"unk_token", nullptr},
+                 {"continuing_subword_prefix", nullptr},
+                 {"end_of_word_suffix", nullptr},
+                 {"fuse_unk", false},
+                 {"byte_fallback", false},
+                 {"ignore_merges", false},
+                 {"vocab", std::move(vocab)},
+                 {"merges", std::move(merges)}};
+  ojson root = {{"version", "1.0"},
+                {"truncation", nullptr},
+                {"padding", nullptr},
+                {"added_tokens", std::move(added)},
+                {"normalizer", nullptr},
+                {"pre_tokenizer", byte_level},
+                {"post_processor", byte_level},
+                {"decoder", byte_level},
                 {"model", std::move(model)}};
   return root.dump(2, ' ', false, nlohmann::json::error_handler_t::strict) + "\n";
 }

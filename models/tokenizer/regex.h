@@ -17,7 +17,6 @@ namespace grpo::tok {
 inline constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-
 struct PcreThreadState {
   pcre2_match_data* md = nullptr;
   pcre2_match_context* mc = nullptr;
@@ -120,9 +119,9 @@ class Regex {
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
     size_t off = 0;
     while (off <= s.size()) {
-      const int rc = jit_ ? pcre2_jit_match(code_, subject, s.size(), off, 0, st.md, st.mc)
-                          : pcre2_match(code_, subject, s.size(), off, PCRE2_NO_UTF_CHECK, st.md,
-                                        st.mc);
+      const int rc =
+          jit_ ? pcre2_jit_match(code_, subject, s.size(), off, 0, st.md, st.mc)
+               : pcre2_match(code_, subject, s.size(), off, PCRE2_NO_UTF_CHECK, st.md, st.mc);
       if (rc == PCRE2_ERROR_NOMATCH) return;
       if (rc < 0) {
         PCRE2_UCHAR buf[256];

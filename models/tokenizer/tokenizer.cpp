@@ -30,9 +30,9 @@ namespace grpo {
 namespace {
 
 using json = nlohmann::json;
+using tok::kGpt2Pattern;
 using tok::NormForm;
 using tok::Regex;
-using tok::kGpt2Pattern;
 
 // ---------------------------------------------------------------------------------------
 // Added tokens: a byte trie for leftmost-longest matching.
@@ -185,7 +185,9 @@ class FlatVocab {
     int32_t id = -1;
   };
   static uint64_t hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
-  std::string_view view(const Slot& e) const { return std::string_view(arena_).substr(e.off, e.len); }
+  std::string_view view(const Slot& e) const {
+    return std::string_view(arena_).substr(e.off, e.len);
+  }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(std::max<size_t>(16, old.size() * 2), Slot{});
@@ -223,25 +225,25 @@ struct CacheShard {
 };
 constexpr size_t kCacheShards = 16;
 constexpr size_t kCacheShardCapacity = 8192;  // entries; a full shard stops inserting
-constexpr size_t kCacheMaxKey = 64;            // longer pre-tokens are not cached
+constexpr size_t kCacheMaxKey = 64;           // longer pre-tokens are not cached
 
 }  // namespace
 
 struct Tokenizer::Impl {
   std::string origin;
   // Model.
-  FlatVocab vocab;                      // tokenizer.json spelling -> id
-  std::vector<std::string> id_to_tok;   // id -> spelling ("" for holes)
-  std::vector<std::string> id_bytes;    // id -> decoded bytes (byte-level undone)
-  std::vector<uint8_t> id_in_vocab;     // 1 if the id is a model-vocabulary id
+  FlatVocab vocab;                     // tokenizer.json spelling -> id
+  std::vector<std::string> id_to_tok;  // id -> spelling ("" for holes)
+  std::vector<std::string> id_bytes;   // id -> decoded bytes (byte-level undone)
+  std::vector<uint8_t> id_in_vocab;    // 1 if the id is a model-vocabulary id
   MergeTable merges;
-  std::array<int32_t, 256> byte_id{};   // id of each single byte, -1 if absent
+  std::array<int32_t, 256> byte_id{};  // id of each single byte, -1 if absent
   bool ignore_merges = false;
   std::optional<int32_t> unk_id;
   // Added tokens.
   std::vector<AddedToken> added;
   TokenMap added_by_content;
-  std::vector<int32_t> added_index;     // id -> index into `added`, -1 if not added
+  std::vector<int32_t> added_index;  // id -> index into `added`, -1 if not added
   AddedMatcher raw_matcher, norm_matcher;
   // Pipeline.
   std::vector<NormForm> normalizers;
@@ -376,7 +378,9 @@ void Tokenizer::Impl::encode_normalized(std::string_view text, std::vector<int32
         if (prev < p.size()) segs.push_back({prev, p.size(), step.invert});
         std::vector<Seg> keep;
         switch (step.behavior) {
-          case Behavior::kIsolated: keep = std::move(segs); break;
+          case Behavior::kIsolated:
+            keep = std::move(segs);
+            break;
           case Behavior::kRemoved:
             for (const Seg& s : segs)
               if (!s.m) keep.push_back(s);
@@ -465,7 +469,8 @@ void Tokenizer::Impl::bpe(std::string_view bytes, std::vector<int32_t>& out) con
     } else if (unk_id) {
       w.push_back(*unk_id);
     } else {
-      throw Error(str(origin, ": byte 0x", std::hex, int(c), " has no token in model.vocab "
+      throw Error(str(origin, ": byte 0x", std::hex, int(c),
+                      " has no token in model.vocab "
                       "and there is no unk_token"));
     }
   }
@@ -638,7 +643,9 @@ class TokenizerSax : public nlohmann::json_sax<json> {
     error = str("model.merges[", merges.size(), "]: ", what);
     return false;
   }
-  bool fail_merge_shape() { return fail_merge("must be a string \"a b\" or a pair [\"a\", \"b\"]"); }
+  bool fail_merge_shape() {
+    return fail_merge("must be a string \"a b\" or a pair [\"a\", \"b\"]");
+  }
   json* place(json&& v) {
     if (stack_.empty()) {
       root = std::move(v);
@@ -740,7 +747,8 @@ struct Loader {
     for (const auto& e : sax.vocab) total_bytes += e.first.size();
     t.vocab.reserve(sax.vocab.size(), total_bytes);
     int32_t max_id = -1;
-    for (const auto& [tokstr, id64] : sax.vocab) max_id = std::max(max_id, static_cast<int32_t>(id64));
+    for (const auto& [tokstr, id64] : sax.vocab)
+      max_id = std::max(max_id, static_cast<int32_t>(id64));
     t.id_to_tok.assign(max_id + 1, std::string());
     t.id_in_vocab.assign(max_id + 1, 0);
     for (auto& [tokstr, id64] : sax.vocab) {
@@ -815,8 +823,8 @@ struct Loader {
     } else if (ty == "NFKD") {
       t.normalizers.push_back(NormForm::kNFKD);
     } else {
-      fail(field + ".type", str("unsupported normalizer \"", ty,
-                                "\" (supported: Sequence, NFC, NFD, NFKC, NFKD)"));
+      fail(field + ".type",
+           str("unsupported normalizer \"", ty, "\" (supported: Sequence, NFC, NFD, NFKC, NFKD)"));
     }
   }
 
@@ -862,8 +870,8 @@ struct Loader {
         t.pre.push_back(std::move(s));
       }
     } else {
-      fail(field + ".type", str("unsupported pre_tokenizer \"", ty,
-                                "\" (supported: Sequence, Split, ByteLevel)"));
+      fail(field + ".type",
+           str("unsupported pre_tokenizer \"", ty, "\" (supported: Sequence, Split, ByteLevel)"));
     }
   }
 
@@ -954,7 +962,8 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, const std::strin
 
   if (const json* n = L.opt(root, "normalizer")) L.normalizer(*n, "normalizer", *t);
   bool byte_level = false;
-  if (const json* p = L.opt(root, "pre_tokenizer")) L.pre_tokenizer(*p, "pre_tokenizer", *t, byte_level);
+  if (const json* p = L.opt(root, "pre_tokenizer"))
+    L.pre_tokenizer(*p, "pre_tokenizer", *t, byte_level);
   if (!byte_level)
     L.fail("pre_tokenizer", "no ByteLevel pre-tokenizer: only byte-level BPE is supported");
   if (const json* p = L.opt(root, "post_processor")) L.post_processor(*p, "post_processor", *t);
@@ -1036,7 +1045,8 @@ Tokenizer Tokenizer::from_file(const std::string& path_or_dir) {
   std::error_code ec;
   if (stdfs::is_directory(p, ec)) p /= "tokenizer.json";
   if (!stdfs::exists(p, ec))
-    throw Error(str("tokenizer: ", p.string(), " does not exist (give a tokenizer.json or the "
+    throw Error(str("tokenizer: ", p.string(),
+                    " does not exist (give a tokenizer.json or the "
                     "folder holding it)"));
   const std::string text = fs::read_file(p.string());
   std::string cfg;
@@ -1067,8 +1077,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   for (size_t i = 0; i < ids.size(); ++i) {
     const int32_t id = ids[i];
     if (id < 0 || id >= t.size || (t.added_index[id] < 0 && !t.id_in_vocab[id]))
-      throw Error(str("tokenizer: decode: id ", id, " at position ", i, " is not in the "
-                      "vocabulary of ", t.origin, " (size ", t.size, ")"));
+      throw Error(str("tokenizer: decode: id ", id, " at position ", i,
+                      " is not in the "
+                      "vocabulary of ",
+                      t.origin, " (size ", t.size, ")"));
     const int32_t ai = t.added_index[id];
     if (ai >= 0 && skip_special_tokens && t.added[ai].special) continue;
     if (!t.byte_level_decoder && !first) bytes.push_back(' ');

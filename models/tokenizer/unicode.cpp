@@ -3,11 +3,11 @@
 // normalisation and character properties.
 #include "models/tokenizer/unicode.h"
 
-#include <cstring>
-
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
+
+#include <cstring>
 
 #include "core/error.h"
 
@@ -174,10 +174,18 @@ std::string_view normalize(NormForm form, std::string_view s, std::string& scrat
   UErrorCode ec = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
   switch (form) {
-    case NormForm::kNFC: n = icu::Normalizer2::getNFCInstance(ec); break;
-    case NormForm::kNFD: n = icu::Normalizer2::getNFDInstance(ec); break;
-    case NormForm::kNFKC: n = icu::Normalizer2::getNFKCInstance(ec); break;
-    case NormForm::kNFKD: n = icu::Normalizer2::getNFKDInstance(ec); break;
+    case NormForm::kNFC:
+      n = icu::Normalizer2::getNFCInstance(ec);
+      break;
+    case NormForm::kNFD:
+      n = icu::Normalizer2::getNFDInstance(ec);
+      break;
+    case NormForm::kNFKC:
+      n = icu::Normalizer2::getNFKCInstance(ec);
+      break;
+    case NormForm::kNFKD:
+      n = icu::Normalizer2::getNFKDInstance(ec);
+      break;
   }
   GRPO_ENSURE(U_SUCCESS(ec) && n, "tokenizer: ICU normaliser unavailable: ", u_errorName(ec));
   const icu::StringPiece sp(s.data(), static_cast<int32_t>(s.size()));
@@ -190,7 +198,9 @@ std::string_view normalize(NormForm form, std::string_view s, std::string& scrat
   return scratch;
 }
 
-bool is_whitespace(char32_t cp) { return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE); }
+bool is_whitespace(char32_t cp) {
+  return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE);
+}
 
 bool is_alphanumeric(char32_t cp) {
   const auto c = static_cast<UChar32>(cp);

@@ -2,6 +2,8 @@
 // every row of the golden files made by Hugging Face `tokenizers` (Rust) for the real
 // DeepSeek-V3 and Qwen3 tokenizer.json files, round trips, added/special tokens, the
 // bos/eos policy of tokenizer_config.json, and clear errors for malformed files.
+#include "models/tokenizer/tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -15,7 +17,6 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "models/tokenizer/tokenizer.h"
 #include "models/tokenizer/unicode.h"
 
 namespace grpo {
@@ -169,7 +170,8 @@ TEST(RealTokenizer, RejectsBadInputWithClearErrors) {
     tok.encode(std::string("ok \xC3\x28", 5));
     FAIL() << "no error for invalid UTF-8";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not valid UTF-8 at byte 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8 at byte 3"), std::string::npos)
+        << e.what();
   }
   const std::vector<int32_t> ids = {9707, 999999};
   try {
@@ -207,7 +209,8 @@ TEST(Fixtures, EveryCaseMatchesHuggingFace) {
     const json c = json::parse(line);
     const std::string name = c.at("fixture");
     auto it = toks.find(name);
-    if (it == toks.end()) it = toks.emplace(name, Tokenizer::from_file(dir + "/" + name + ".json")).first;
+    if (it == toks.end())
+      it = toks.emplace(name, Tokenizer::from_file(dir + "/" + name + ".json")).first;
     const std::string text = c.at("text");
     const bool special = c.at("add_special_tokens");
     const auto want = c.at("ids").get<std::vector<int32_t>>();
@@ -215,8 +218,9 @@ TEST(Fixtures, EveryCaseMatchesHuggingFace) {
     ++n;
     const bool ok = got == want && it->second.decode(want) == c.at("decoded").get<std::string>() &&
                     it->second.decode(want, true) == c.at("decoded_skip").get<std::string>();
-    if (!ok && ++bad <= 8) ADD_FAILURE() << name << " special=" << special << " text " << json(text).dump()
-                                         << " got " << json(got).dump() << " want " << json(want).dump();
+    if (!ok && ++bad <= 8)
+      ADD_FAILURE() << name << " special=" << special << " text " << json(text).dump() << " got "
+                    << json(got).dump() << " want " << json(want).dump();
   }
   EXPECT_GT(n, 400);
   EXPECT_GE(toks.size(), 18u);
@@ -263,13 +267,14 @@ json tiny(const std::vector<std::string>& extra, const json& merges) {
   for (int b = 0; b < 256; ++b) vocab[bl.byte_to_utf8[b]] = b;
   int id = 256;
   for (const auto& e : extra) vocab[e] = id++;
-  return {{"version", "1.0"},
-          {"added_tokens", json::array()},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-          {"post_processor", nullptr},
-          {"decoder", {{"type", "ByteLevel"}}},
-          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+  return {
+      {"version", "1.0"},
+      {"added_tokens", json::array()},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"post_processor", nullptr},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
 }
 
 TEST(HandMade, LowestRankMergeWinsThenLeftmost) {
@@ -324,9 +329,12 @@ TEST(HandMade, MalformedFilesNameTheFileAndTheField) {
   j["model"]["type"] = "WordPiece";
   expect_load_error(j, {"bad.json", "model.type", "BPE"});
   j = good;
-  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({
-      {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}},
-      {{"type", "ByteLevel"}}})}};
+  j["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       json::array(
+           {{{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}},
+            {{"type", "ByteLevel"}}})}};
   expect_load_error(j, {"bad.json", "pre_tokenizer.pretokenizers[0].pattern", "regex"});
   j = good;
   j["pre_tokenizer"] = {{"type", "Metaspace"}};
@@ -347,7 +355,8 @@ TEST(HandMade, MalformedFilesNameTheFileAndTheField) {
     Tokenizer::from_json("{\"model\": [1, 2", "bad.json");
     ADD_FAILURE() << "truncated JSON loaded";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("bad.json: not valid JSON"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.json: not valid JSON"), std::string::npos)
+        << e.what();
   }
   try {
     Tokenizer::from_file("/nonexistent/dir/tokenizer.json");
@@ -423,7 +432,8 @@ TEST(TrainBpe, ArithmeticTokenizerHasTheRequestedSizeAndRoundTrips) {
   EXPECT_EQ(t.token_to_id("<|endoftext|>"), 0);
   EXPECT_EQ(t.token_to_id("</think>"), 2);
   EXPECT_TRUE(t.is_special(1));
-  const std::string q = "Question: what is 12 + 7? Answer: <think>12 + 7 = 19</think> 19<|endoftext|>";
+  const std::string q =
+      "Question: what is 12 + 7? Answer: <think>12 + 7 = 19</think> 19<|endoftext|>";
   const auto ids = t.encode(q);
   EXPECT_EQ(ids.back(), 0);
   EXPECT_LT(ids.size(), q.size() / 2) << "merges should compress the training distribution";
@@ -463,8 +473,12 @@ TEST(TrainBpe, HuggingFaceLoadsTheFileAndEncodesIdentically) {
   std::string cases;
   std::vector<std::string> texts = {
       "Question: what is 12 + 7? Answer: <think>12 + 7 = 19</think> 19<|endoftext|>",
-      "  spaces  and\ttabs\n\nnew lines ", "Ünïcödé 数学 😀 émoji 🎉", "<think><think>x",
-      "1234567890 + 0987654321", "what's 2+2?<|endoftext|><|endoftext|>", ""};
+      "  spaces  and\ttabs\n\nnew lines ",
+      "Ünïcödé 数学 😀 émoji 🎉",
+      "<think><think>x",
+      "1234567890 + 0987654321",
+      "what's 2+2?<|endoftext|><|endoftext|>",
+      ""};
   texts.push_back(arithmetic_corpus(50)[0]);  // 50 lines in one text
   for (const auto& text : texts) {
     const auto ids = t.encode(text);
