@@ -222,6 +222,16 @@ TEST(FormatReward, ThinkInPromptPrependsTheOpeningTag) {
   EXPECT_EQ(score_with("format", {}, "reason</think><answer>5</answer>", {}), 0.0);
 }
 
+TEST(FormatReward, SurvivesGiantAndInvalidInput) {
+  std::string big(5'000'000, 'x');
+  EXPECT_EQ(r1_format_violation("<think>" + big + "</think><answer>1</answer>"), "");
+  EXPECT_NE(r1_format_violation("<think>a</think><answer>1</answer>" + big), "");
+  EXPECT_EQ(r1_format_violation("<think>\xff\xfe</think><answer>\xc3\x28</answer>"), "");
+  std::string tags;
+  for (int i = 0; i < 100000; ++i) tags += "<think></think>";
+  EXPECT_NE(r1_format_violation(tags + "<answer>1</answer>"), "");
+}
+
 // --- countdown ------------------------------------------------------------------------------
 
 TEST(CountdownExpression, ParsesAndEvaluatesWithPrecedence) {
@@ -277,6 +287,20 @@ TEST(CountdownReward, FollowsTheTinyZeroRule) {
   // Fractions within 1e-5.
   Json gt2 = {{"nums", {1, 3}}, {"target", 1.0 / 3.0}};
   EXPECT_EQ(score_with("countdown", {}, "<answer>1 / 3</answer>", gt2), 1.0);
+}
+
+TEST(CountdownReward, HostileAnswersScoreZeroWithoutCrashing) {
+  Json gt = {{"nums", {1, 2}}, {"target", 3}};
+  auto reward = make_reward("countdown", Json{{"format_score", 0.1}});
+  auto s = [&](const std::string& answer) {
+    return reward->score(Sample{"", "<answer>" + answer + "</answer>", gt}).score;
+  };
+  EXPECT_EQ(s(std::string(100000, '(') + "1 + 2" + std::string(100000, ')')), 0.0);
+  EXPECT_EQ(s("1 + 2" + std::string(1'000'000, ' ')), 0.0);  // longer than 4096 bytes
+  EXPECT_EQ(s("1 + 2\xff"), 0.0);
+  EXPECT_EQ(s(std::string("1 +\0 2", 6)), 0.0);  // NUL byte
+  EXPECT_EQ(s("999999999999999 * 999999999999999 * 2 - 1"), 0.1);  // huge but finite: wrong
+  EXPECT_EQ(s("1 + 2"), 1.0);
 }
 
 TEST(CountdownReward, BadGroundTruthIsADataError) {
