@@ -32,7 +32,6 @@
 #include <ATen/ops/sigmoid.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/softmax.h>
-#include <ATen/ops/sort.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
@@ -754,6 +753,15 @@ class Transformer final : public CausalLM {
       Tensor w = att.kv_b.w.view({nH, dn + dv, kvr});
       Tensor q_nope = qf.narrow(-1, 0, dn).permute({2, 0, 1, 3}).reshape({nH, B * T, dn});
       Tensor q_lat = at::matmul(q_nope, w.narrow(1, 0, dn));  // [nH, B*T, kvr]
+      if (T == 1) {
+        // One new token per row: the fused MLA decode kernel (FlashMLA-style split-KV on a
+        // GPU, the LibTorch reference on CPU) reads the slots in place, no gather.
+        auto [o_lat, lse] = kernels::mla_decode(
+            q_lat.permute({1, 0, 2}).contiguous(), q_rope.squeeze(1).contiguous(), ca, cb,
+            ctx.slot_idx, ctx.pos_bt.select(1, 0) + 1, scale_);
+        Tensor o = at::matmul(o_lat.permute({1, 0, 2}), w.narrow(1, dn, dv).transpose(1, 2));
+        return att.o(o.permute({1, 0, 2}).reshape({B, 1, nH * dv}));  // o: [nH, B, dv]
+      }
       q_lat = q_lat.view({nH, B, T, kvr}).permute({1, 0, 2, 3}).unsqueeze(1);  // [B,1,nH,T,kvr]
       Tensor qr = q_rope.permute({0, 2, 1, 3}).unsqueeze(1);                    // [B,1,nH,T,dr]
       Tensor lat = gather_slots(ca, ctx).unsqueeze(1);  // [B, 1, Lk, kvr]
@@ -812,27 +820,15 @@ class Transformer final : public CausalLM {
     }
     if (b.moe_index >= 0) loads.push_back(load.to(at::kLong));
 
-    // Dispatch: sort the N*K (token, expert) pairs by expert, run each expert on its
-    // contiguous rows, and scatter-add the weighted results back to their tokens.
-    Tensor flat = topk_idx.reshape({-1});
-    auto [sorted, order] = at::sort(flat, /*stable=*/true, 0, false);
-    Tensor token = order.div(K, "floor");
-    Tensor counts = at::bincount(flat, {}, E).to(at::kCPU);
-    Tensor xs = xf.index_select(0, token);
-    Tensor ws = topk_w.reshape({-1}).index_select(0, order);
-    std::vector<Tensor> ys;
-    const int64_t* cnt = counts.data_ptr<int64_t>();
-    int64_t off = 0;
-    for (int64_t e = 0; e < E; ++e) {
-      if (cnt[e] == 0) continue;
-      Tensor xe = xs.narrow(0, off, cnt[e]);
-      Tensor he = at::silu(at::linear(xe, m.w_gate.select(0, e))) * at::linear(xe, m.w_up.select(0, e));
-      ys.push_back(at::linear(he, m.w_down.select(0, e)));
-      off += cnt[e];
-    }
-    Tensor y = at::cat(ys, 0);
-    y = (y.to(at::kFloat) * ws.unsqueeze(1)).to(x.scalar_type());
-    Tensor out = at::zeros({N, H}, x.options()).index_add(0, token, y);
+    // Dispatch (kernels/ops.h): permute the N*K (token, expert) rows into expert order,
+    // run every expert on its contiguous rows with grouped GEMMs, and combine each token's
+    // K weighted results (fp32 accumulation) back into token order.
+    kernels::MoeRouting routing = kernels::moe_routing(topk_idx, E);
+    Tensor xs = kernels::moe_permute(xf, routing);  // [N*K, H]
+    Tensor hs = at::silu(kernels::grouped_gemm(xs, m.w_gate, routing.counts)) *
+                kernels::grouped_gemm(xs, m.w_up, routing.counts);
+    Tensor ys = kernels::grouped_gemm(hs, m.w_down, routing.counts);  // [N*K, H]
+    Tensor out = kernels::moe_unpermute(ys, topk_w, routing);         // [N, H]
     if (m.has_shared) out = out + m.shared(xf);
 
     if (a.aux_loss_alpha > 0 && b.moe_index >= 0 && at::GradMode::is_enabled()) {
