@@ -164,7 +164,8 @@ struct BatchState {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<Call> calls;
-  size_t done = 0;  // calls in kDone (guarded by mu); the last one wakes the waiter
+  size_t done = 0;                  // calls in kDone (guarded by mu); the last one wakes the waiter
+  Clock::time_point last_progress;  // latest call start or finish (guarded by mu)
 };
 
 void run_call(const std::shared_ptr<BatchState>& b, size_t c,
@@ -177,6 +178,7 @@ void run_call(const std::shared_ptr<BatchState>& b, size_t c,
     if (call.abandoned) return;  // gave up on it while it was queued
     call.state = Call::kRunning;
     call.started = Clock::now();
+    b->last_progress = call.started;
   }
   std::vector<RewardResult> results;
   std::string error;
@@ -202,6 +204,7 @@ void run_call(const std::shared_ptr<BatchState>& b, size_t c,
     call.results = std::move(results);
     call.error = std::move(error);
     call.state = Call::kDone;
+    b->last_progress = Clock::now();
     if (call.abandoned) abandoned_running->fetch_sub(1);
     last = ++b->done == b->calls.size();
   }
@@ -301,17 +304,15 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
       }
     }
   }
-  // Deadline for calls that never start: every worker could be stuck on slow calls.
+  // Calls that cannot start: every worker may be stuck in calls abandoned earlier. When
+  // no call has started or finished for the longest call limit, the queued ones are
+  // given up on too.
   double max_limit = 0;
   for (const auto& c : components_)
     max_limit = std::max(max_limit, call_limit_s(c, c.reward->batched()));
-  const size_t threads = std::max<size_t>(1, shared_->pool->size());
-  const double waves =
-      std::ceil(static_cast<double>(b->calls.size()) / static_cast<double>(threads));
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point queue_cap =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(max_limit * (waves + 1)));
+  const auto stall_limit =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_limit));
+  b->last_progress = Clock::now();
 
   for (size_t c = 0; c < b->calls.size(); ++c) {
     const Component& comp = components_[b->calls[c].r];
@@ -335,7 +336,7 @@ BatchScores RewardSet::score(std::vector<Sample> batch) const {
           resolved[c] = 1, --left;
           continue;
         }
-        Clock::time_point deadline = queue_cap;
+        Clock::time_point deadline = b->last_progress + stall_limit;
         if (call.state == Call::kRunning) {
           const Component& comp = components_[call.r];
           deadline =

@@ -192,9 +192,16 @@ TEST(RewardIsolation, ManySlowCallsOnFewThreadsStillFinish) {
                             1.0, 0.05, -1.0}},
       {.num_threads = 2});
   std::vector<Sample> batch(6, Sample{"", "bad", {}});
+  auto t0 = std::chrono::steady_clock::now();
   BatchScores s = set.score(batch);
   EXPECT_EQ(s.failures[0].timed_out, 6);
   for (double v : s.components[0]) EXPECT_EQ(v, -1.0);
+  // Both workers are still stuck in abandoned calls: a large next batch cannot start at
+  // all and must be given up after about one call limit, not one limit per wave.
+  BatchScores s2 = set.score(std::vector<Sample>(400, Sample{"", "good", {}}));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 1.0);
+  EXPECT_EQ(s2.failures[0].timed_out, 400);
 }
 
 TEST(RewardSet, ScoresALargeBatchConcurrentlyAndDeterministically) {
