@@ -29,6 +29,10 @@ struct ForwardOutput {
   at::Tensor mtp_hidden;   // [D, B, T, H] final hidden of the D MTP modules; undefined unless asked
   at::Tensor aux_loss;     // scalar sequence-wise balance loss; undefined when off or dense
   at::Tensor expert_load;  // [L_moe, E] int64 tokens routed per expert; undefined for dense models
+  // Notes (models/transformer.cpp, docs/models.md): mtp_hidden[k-1][b, t] (module k,
+  // 1-based) predicts token t + k + 1 (apply logits()); where t + k >= T its input token is
+  // id 0, so mask those positions in the loss. expert_load counts real tokens only
+  // (attention_mask 1). aux_loss is computed only with grad mode on and aux_loss_alpha > 0.
 };
 
 // Per-sequence cache storage (MLA: compressed latent + rope key per token; dense: K and V).
