@@ -1,10 +1,10 @@
 // models/tokenizer/bpe_trainer.cpp: learns a byte-level BPE and writes tokenizer.json.
 //
 // The classic algorithm (Sennrich et al. 2016, "Neural Machine Translation of Rare Words
-// with Subword Units"), byte-level as in GPT-2: count pre-tokens (GPT-2 regex, special
-// tokens cut out first), start from the 256 byte symbols, and repeatedly merge the most
-// frequent adjacent pair. Pair counts are updated incrementally: only the words holding
-// the merged pair are touched (an index pair -> words), and a max-heap with lazy deletion
+// with Subword Units"), byte-level as in GPT-2: count pre-tokens (GPT-2 regex, line by
+// line, special tokens cut out first), start from the 256 byte symbols, and repeatedly
+// merge the most frequent adjacent pair. Pair counts are updated incrementally: only the words
+// holding the merged pair are touched (an index pair -> words), and a max-heap with lazy deletion
 // picks the next pair. Ids: special tokens first, then the 256 byte characters in
 // code-point order, then one id per new token string (like HF's BpeTrainer).
 #include <algorithm>
@@ -67,14 +67,21 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
                 " is not valid UTF-8 at byte ", bad);
   }
 
-  // 1. Pre-token counts.
+  // 1. Pre-token counts, line by line (each line keeps its '\n'), as HF's trainer reads
+  // files; so without special tokens the result equals HF BpeTrainer's (tested).
   const tok::Regex gpt2(tok::kGpt2Pattern, false, "train-tokenizer");
   std::unordered_map<std::string, int64_t> counts;
   for (const std::string& text : texts) {
-    split_specials(text, o.special_tokens, [&](std::string_view piece) {
-      gpt2.for_each_match(
-          piece, [&](size_t a, size_t b) { ++counts[std::string(piece.substr(a, b - a))]; });
-    });
+    for (size_t start = 0; start < text.size();) {
+      const size_t nl = text.find('\n', start);
+      const size_t end = nl == std::string::npos ? text.size() : nl + 1;
+      const std::string_view line = std::string_view(text).substr(start, end - start);
+      start = end;
+      split_specials(line, o.special_tokens, [&](std::string_view piece) {
+        gpt2.for_each_match(
+            piece, [&](size_t a, size_t b) { ++counts[std::string(piece.substr(a, b - a))]; });
+      });
+    }
   }
   // Sorted so that everything below is deterministic whatever the hash order.
   std::vector<std::pair<std::string, int64_t>> word_list(counts.begin(), counts.end());

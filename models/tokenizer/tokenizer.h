@@ -79,9 +79,12 @@ struct BpeTrainOptions {
 // Learns a GPT-2 style byte-level BPE (ByteLevel pre-tokeniser with the GPT-2 regex) from
 // `texts` and returns the text of a tokenizer.json that grpo::Tokenizer and HF `tokenizers`
 // both load and that encodes identically in both. Deterministic for a given input: the
-// most frequent pair wins, ties go to the pair with the smaller ids. Special tokens in the
-// texts are cut out before counting. May stop below vocab_size when no pair is seen
-// min_frequency times. Throws grpo::Error for vocab_size < 256 + specials.
+// most frequent pair wins, ties go to the pair with the smaller ids; texts are counted line
+// by line. Without special tokens the vocabulary and merges equal those of HF's
+// BpeTrainer (initial_alphabet = the 256 bytes) on the same lines; special tokens in the
+// texts are cut out before counting (HF counts their characters as text). May stop below
+// vocab_size when no pair is seen min_frequency times. Throws grpo::Error for vocab_size
+// < 256 + specials, duplicate or empty specials, or input that is not UTF-8.
 std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions& options);
 
 }  // namespace grpo

@@ -127,9 +127,29 @@ def real_tricky(n=400):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+def hf_trained():
+    """HF BpeTrainer (GPT-2 byte-level, vocab 1000, min_frequency 2, no special tokens) on the
+    texts of golden/deepseek_v3.jsonl, fed line by line ('\n' kept) as HF reads files:
+    grpo's train_bpe must produce the same vocabulary and merges."""
+    texts = [json.loads(l)["text"] for l in open(os.path.join(SHARED, "golden", "deepseek_v3.jsonl"),
+                                                 encoding="utf-8") if l.strip()]
+    lines = []
+    for t in texts:
+        parts = t.split("\n")
+        lines += [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(lines, trainer=trainers.BpeTrainer(
+        vocab_size=1000, min_frequency=2, initial_alphabet=pre.ByteLevel.alphabet(),
+        show_progress=False))
+    tok.save(os.path.join(HERE, "hf_trained_deepseek_golden_1000.json"))
+
+
 def main():
     os.makedirs(HERE, exist_ok=True)
     real_tricky()
+    hf_trained()
     rows = []
     for name, tok in fixtures().items():
         path = os.path.join(HERE, name + ".json")

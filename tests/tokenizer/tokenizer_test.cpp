@@ -444,6 +444,23 @@ TEST(TrainBpe, ArithmeticTokenizerHasTheRequestedSizeAndRoundTrips) {
   EXPECT_EQ(t.decode(t.encode(odd)), odd);
 }
 
+TEST(TrainBpe, ReproducesHuggingFaceBpeTrainerExactly) {
+  // fixtures/hf_trained_deepseek_golden_1000.json: HF BpeTrainer on the golden texts
+  // (make_fixtures.py). Same ids, vocabulary and merge order, not just the same encoding.
+  std::vector<std::string> texts;
+  for (const auto& row : load_golden("deepseek_v3")) texts.push_back(row.text);
+  BpeTrainOptions o;
+  o.vocab_size = 1000;
+  const json ours = json::parse(train_bpe(texts, o));
+  const json hf =
+      json::parse(fs::read_file(std::string(GRPO_SOURCE_DIR) +
+                                "/tests/tokenizer/fixtures/hf_trained_deepseek_golden_1000.json"));
+  EXPECT_EQ(ours["model"]["vocab"], hf["model"]["vocab"]);
+  ASSERT_EQ(ours["model"]["merges"].size(), hf["model"]["merges"].size());
+  for (size_t i = 0; i < hf["model"]["merges"].size(); ++i)
+    ASSERT_EQ(ours["model"]["merges"][i], hf["model"]["merges"][i]) << "merge " << i;
+}
+
 TEST(TrainBpe, RejectsImpossibleOptions) {
   BpeTrainOptions o;
   o.vocab_size = 257;
