@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# scripts/demo.sh: the README's main command. Installs what is missing, builds `grpo`,
+# then runs the demo pipeline of configs/demo.yaml on the CPU:
+#   1. make-data: 2000 arith training rows (+ worked SFT traces), 300 fresh eval rows
+#      (different seed), a 100-row held-out file for periodic evaluation during RL;
+#   2. train-tokenizer: a byte-level BPE trained on the rendered prompts and traces;
+#   3. sft: cold-start SFT of a small DeepSeek-style model -> runs/demo/sft/final;
+#   4. eval of the SFT checkpoint on the 300 fresh rows;
+#   5. train: GRPO (format + accuracy) through local rollout workers over gRPC, starting
+#      from the SFT checkpoint (also the reference) -> runs/demo/rl/final;
+#   6. eval of the RL checkpoint on the same 300 rows; both accuracies are printed;
+#   7. plot: runs/demo/rl/metrics.png (reward, accuracy, completion length per RL step).
+# Environment: GRPO_BUILD_DIR (default build), DEMO_OUT (default runs/demo), DEMO_SFT_ROWS,
+# DEMO_RL_STEPS, and any extra KEY=VALUE overrides in DEMO_OVERRIDES.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${GRPO_BUILD_DIR:-build}
+OUT=${DEMO_OUT:-runs/demo}
+SFT_ROWS=${DEMO_SFT_ROWS:-2000}
+RL_STEPS=${DEMO_RL_STEPS:-40}
+PY=${GRPO_VENV:-/opt/grpo/venv}/bin/python
+read -r -a EXTRA <<< "${DEMO_OVERRIDES:-}"
+
+t_start=$(date +%s)
+if [ -z "${DEMO_SKIP_BUILD:-}" ]; then
+  echo "== setup and build (one time)"
+  scripts/setup.sh
+  GRPO_BUILD_DIR=$BUILD scripts/build.sh
+fi
+GRPO="$ROOT/$BUILD/apps/grpo"
+[ -x "$GRPO" ] || { echo "demo: $GRPO not found; build first"; exit 1; }
+t_built=$(date +%s)
+
+mkdir -p "$OUT/data"
+echo "== data"
+"$GRPO" make-data arith --n "$SFT_ROWS" --seed 1 --output "$OUT/data/train.jsonl" --with-solutions "$OUT/data/sft.jsonl"
+"$GRPO" make-data arith --n 300 --seed 2 --output "$OUT/data/test.jsonl"
+"$GRPO" make-data arith --n 100 --seed 3 --output "$OUT/data/heldout.jsonl"
+
+echo "== tokenizer"
+"$PY" - "$OUT/data/sft.jsonl" "$OUT/data/corpus.txt" <<'PYEOF'
+import json, sys
+# The R1-Zero template (data/template.cpp) with each question, then its worked trace.
+T = ("A conversation between User and Assistant. The user asks a question, and the Assistant "
+     "solves it. The assistant first thinks about the reasoning process in the mind and then "
+     "provides the user with the answer. The reasoning process and answer are enclosed within "
+     "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning "
+     "process here </think> <answer> answer here </answer>. User: {prompt}. Assistant:")
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
+    for line in f:
+        r = json.loads(line)
+        out.write(T.replace("{prompt}", r["prompt"]) + r["completion"] + "\n")
+PYEOF
+"$GRPO" train-tokenizer --vocab-size 600 --special-tokens "<|endoftext|>" --output "$OUT/tokenizer" "$OUT/data/corpus.txt"
+
+echo "== SFT"
+t0=$(date +%s)
+"$GRPO" sft --config configs/demo.yaml run.output_dir="$OUT/sft" tokenizer.path="$OUT/tokenizer" \
+  sft.train_file="$OUT/data/sft.jsonl" run.progress=lines "${EXTRA[@]}"
+t_sft=$(( $(date +%s) - t0 ))
+
+echo "== eval SFT"
+t0=$(date +%s)
+"$GRPO" eval --checkpoint "$OUT/sft/final" --data "$OUT/data/test.jsonl" --progress lines \
+  --output "$OUT/eval_sft.json" | tail -1
+t_eval1=$(( $(date +%s) - t0 ))
+
+echo "== GRPO"
+t0=$(date +%s)
+"$GRPO" train --config configs/demo.yaml model.path="$OUT/sft/final" run.output_dir="$OUT/rl" \
+  tokenizer.path="$OUT/sft/final" data.train_file="$OUT/data/train.jsonl" \
+  data.eval_file="$OUT/data/heldout.jsonl" sft.enabled=false trainer.max_steps="$RL_STEPS" \
+  run.progress=lines "${EXTRA[@]}"
+t_rl=$(( $(date +%s) - t0 ))
+
+echo "== eval RL"
+t0=$(date +%s)
+"$GRPO" eval --checkpoint "$OUT/rl/final" --tokenizer "$OUT/sft/final" --data "$OUT/data/test.jsonl" \
+  --template r1_zero --progress lines --output "$OUT/eval_rl.json" | tail -1
+t_eval2=$(( $(date +%s) - t0 ))
+
+"$PY" scripts/plot_metrics.py "$OUT/rl/metrics.jsonl" "$OUT/rl/metrics.png" \
+  --baseline "$OUT/eval_sft.json" --final "$OUT/eval_rl.json"
+
+"$PY" - "$OUT" "$t_sft" "$t_eval1" "$t_rl" "$t_eval2" "$(( t_built - t_start ))" <<'PYEOF'
+import json, sys
+out, ts, te1, tr, te2, tb = sys.argv[1], *map(int, sys.argv[2:])
+s = json.load(open(f"{out}/eval_sft.json")); r = json.load(open(f"{out}/eval_rl.json"))
+print(f"SFT accuracy {100*s['accuracy']:.1f}%  format {100*s['format_rate']:.1f}%")
+print(f"RL  accuracy {100*r['accuracy']:.1f}%  format {100*r['format_rate']:.1f}%  "
+      f"({100*(r['accuracy']-s['accuracy']):+.1f} points)")
+print(f"time: sft {ts}s, eval {te1}s, rl {tr}s, eval {te2}s, total {ts+te1+tr+te2}s "
+      f"(setup+build {tb}s)")
+print(f"plot: {out}/rl/metrics.png")
+PYEOF
