@@ -3,6 +3,7 @@
 // (bench/tokenizer_bench.py runs this and HF `tokenizers` on the same corpus and prints
 // the ratio). Times are process CPU seconds (single thread), load also as wall time.
 // Usage: tokenizer_bench TOKENIZER CORPUS.jsonl [REPEATS]
+//        tokenizer_bench --train CORPUS.txt VOCAB OUT.json   (train_bpe time)
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "models/tokenizer/tokenizer.h"
 
 namespace {
@@ -24,7 +26,31 @@ double wall_s() {
 }
 }  // namespace
 
+// --train CORPUS.txt VOCAB OUT.json: times train_bpe (CPU seconds) and writes the file.
+int train_main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: %s --train CORPUS.txt VOCAB OUT.json\n", argv[0]);
+    return 2;
+  }
+  try {
+    const std::vector<std::string> texts = {grpo::fs::read_file(argv[2])};
+    grpo::BpeTrainOptions o;
+    o.vocab_size = std::atoi(argv[3]);
+    const double t0 = now_s();
+    const std::string json = grpo::train_bpe(texts, o);
+    const double train_s = now_s() - t0;
+    grpo::fs::write_atomic(argv[4], json);
+    nlohmann::json r = {{"impl", "grpo"}, {"bytes", texts[0].size()}, {"train_s", train_s}};
+    std::printf("%s\n", r.dump().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tokenizer_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--train") return train_main(argc, argv);
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s TOKENIZER CORPUS.jsonl [REPEATS]\n", argv[0]);
     return 2;

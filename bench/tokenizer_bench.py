@@ -78,6 +78,32 @@ def hf_run(tok_dir, docs, size, repeats):
             "decode_mb_s": size / dec / 1e6}
 
 
+def train_compare(bench, docs, size, vocab, tmp):
+    """Trains a byte-level BPE of `vocab` tokens on the corpus with both (HF: BpeTrainer with
+    the 256-byte initial alphabet, one thread) and checks the merges are identical."""
+    from tokenizers import models, pre_tokenizers, trainers
+    text_path = os.path.join(tmp, "corpus.txt")
+    with open(text_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(docs))
+    ours_path = os.path.join(tmp, "grpo_trained.json")
+    g = json.loads(subprocess.run([bench, "--train", text_path, str(vocab), ours_path],
+                                  check=True, capture_output=True, text=True).stdout)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab, min_frequency=2, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    t = time.process_time()
+    tok.train([text_path], trainer=trainer)
+    hf_s = time.process_time() - t
+    same = (json.load(open(ours_path, encoding="utf-8"))["model"]["merges"]
+            == json.loads(tok.to_str())["model"]["merges"])
+    print(f"\ntrain byte-level BPE, vocab {vocab}, {size / 1e6:.2f} MB: merges identical: "
+          f"{'yes' if same else 'NO'}")
+    print(f"  {'train CPU (s)':22s}{g['train_s']:10.3f}{hf_s:10.3f}{g['train_s'] / hf_s:10.2f}x"
+          "  (lower is better)")
+    return same
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True, help="path of the tokenizer_bench binary")
@@ -85,6 +111,8 @@ def main():
                     default=None, help="tokenizer folder (default: both real ones)")
     ap.add_argument("--mb", type=float, default=4.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--train-vocab", type=int, default=8000,
+                    help="also time BPE training to this size (0: skip)")
     a = ap.parse_args()
     dirs = a.tokenizer or [os.path.join(SHARED, n) for n in ("deepseek_v3", "qwen3")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,6 +137,8 @@ def main():
                 ratio = g[k] / h[k]
                 print(f"  {label:22s}{g[k]:10.3f}{h[k]:10.3f}{ratio:10.2f}x"
                       + ("  (lower is better)" if better_low else ""))
+        if a.train_vocab:
+            ok &= train_compare(a.bench, docs, size, a.train_vocab, tmp)
         sys.exit(0 if ok else 1)
 
 
