@@ -54,6 +54,20 @@ TEST(HfRoundTrip, DeepSeekV3SavedByGrpoLoadsInTransformersWithSameLogits) {
       "deepseek_v3");
 }
 
+TEST(HfRoundTrip, DeepSeekV2SoftmaxGroupLimitedGreedyLoadsInTransformersWithSameLogits) {
+  check_in_transformers(
+      json{{"model_type", "deepseek_v2"}, {"vocab_size", 77}, {"hidden_size", 32},
+           {"intermediate_size", 48}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
+           {"num_key_value_heads", 2}, {"kv_lora_rank", 16}, {"q_lora_rank", nullptr},
+           {"qk_nope_head_dim", 8}, {"qk_rope_head_dim", 4}, {"v_head_dim", 8},
+           {"n_routed_experts", 8}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2},
+           {"moe_intermediate_size", 8}, {"n_group", 4}, {"topk_group", 2},
+           {"topk_method", "group_limited_greedy"}, {"norm_topk_prob", false},
+           {"routed_scaling_factor", 1.0}, {"first_k_dense_replace", 1},
+           {"initializer_range", 0.2}},
+      "deepseek_v2");
+}
+
 TEST(HfRoundTrip, Qwen3SavedByGrpoLoadsInTransformersWithSameLogits) {
   check_in_transformers(json{{"model_type", "qwen3"}, {"vocab_size", 90}, {"hidden_size", 32},
                              {"intermediate_size", 40}, {"num_hidden_layers", 2},

@@ -222,6 +222,30 @@ TEST(Dense, Qwen2WithQkvBiasAndTiedEmbeddingsDecodesLikeItsForward) {
   EXPECT_FALSE(has_head);  // tied: saved once, as transformers does
 }
 
+TEST(Precision, Bf16ModelDecodesLikeItsForwardAndCloseToFp32) {
+  // bf16 through both attention paths (multi-token gather path and the single-token
+  // kernels::mla_decode path); tolerances are bf16-sized, the fp32 tests are 1e-4.
+  // Without routed experts: a bf16 rounding difference can flip a discrete expert choice,
+  // which says nothing about the attention paths compared here.
+  json cfg = deepseek();
+  cfg["n_routed_experts"] = 0;
+  auto m32 = build_model(cfg, 13, "float32");
+  auto m16 = build_model(cfg, 13, "bfloat16");
+  c10::NoGradGuard ng;
+  at::Tensor ids = at::randint(0, 97, {2, 6}, at::kLong);
+  at::Tensor full16 = m16->logits(m16->forward(ids, {}, {}).hidden).to(at::kFloat);
+  at::Tensor full32 = m32->logits(m32->forward(ids, {}, {}).hidden);
+  EXPECT_EQ(m16->lm_head_weight().scalar_type(), at::kBFloat16);
+  double scale = full32.abs().max().item<double>();
+  EXPECT_LE(max_abs_diff(full16, full32), 0.1 * scale);
+  auto cache = m16->make_cache(2, 6);
+  m16->decode(*cache, {0, 1}, ids.narrow(1, 0, 3));
+  for (int64_t t = 3; t < 6; ++t) {
+    at::Tensor got = m16->decode(*cache, {0, 1}, ids.narrow(1, t, 1));
+    EXPECT_LE(max_abs_diff(got, full16.select(1, t)), 0.05 * scale) << t;
+  }
+}
+
 TEST(Build, SameSeedSameWeightsAndBadDtypeIsAnError) {
   auto a = build_model(deepseek(), 4), b = build_model(deepseek(), 4), c = build_model(deepseek(), 5);
   EXPECT_TRUE(a->lm_head_weight().equal(b->lm_head_weight()));
