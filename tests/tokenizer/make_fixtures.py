@@ -112,9 +112,12 @@ TRICKY = (list(" \t\n\r\x0b\x0c\x85\xa0\u1680\u180e\u2000\u2009\u200a\u200b\u202
 
 
 def real_tricky(n=400):
-    """Random strings over TRICKY, encoded by HF with the two real tokenizers."""
+    """Random strings over TRICKY and a few long runs, encoded by HF with both real tokenizers."""
     rng = random.Random(7)
     texts = ["".join(rng.choice(TRICKY) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+    # Long pre-tokens (> 32 bytes take the heap merge path in grpo).
+    texts += ["a" * 100, " " * 1000 + "b", "abc" * 40, "x" + "\n" * 70, "é" * 40,
+              "supercalifragilisticexpialidocious" * 3, "数学" * 30, "😀" * 12, "\t " * 40 + "z"]
     rows = []
     for name in ("deepseek_v3", "qwen3"):
         tok = Tokenizer.from_file(os.path.join(SHARED, name, "tokenizer.json"))

@@ -53,9 +53,9 @@ const Tokenizer& real(const std::string& name) {
   return it->second;
 }
 
-class Golden : public ::testing::TestWithParam<std::string> {};
+class TokenizerGolden : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Golden, EncodesEveryRowLikeHuggingFace) {
+TEST_P(TokenizerGolden, EncodesEveryRowLikeHuggingFace) {
   const Tokenizer& tok = real(GetParam());
   const auto rows = load_golden(GetParam());
   ASSERT_GT(rows.size(), 250u);
@@ -75,7 +75,7 @@ TEST_P(Golden, EncodesEveryRowLikeHuggingFace) {
   EXPECT_EQ(bad, 0) << "rows that differ";
 }
 
-TEST_P(Golden, DecodesEveryRowLikeHuggingFace) {
+TEST_P(TokenizerGolden, DecodesEveryRowLikeHuggingFace) {
   const Tokenizer& tok = real(GetParam());
   const auto rows = load_golden(GetParam());
   int bad = 0;
@@ -88,7 +88,7 @@ TEST_P(Golden, DecodesEveryRowLikeHuggingFace) {
   EXPECT_EQ(bad, 0);
 }
 
-TEST_P(Golden, RoundTripsEveryRow) {
+TEST_P(TokenizerGolden, RoundTripsEveryRow) {
   // DeepSeek-V3 has no normaliser: decode(encode(text)) == text. Qwen3 applies NFC, so
   // the round trip gives the NFC form, which is the golden `decoded`.
   const Tokenizer& tok = real(GetParam());
@@ -101,7 +101,7 @@ TEST_P(Golden, RoundTripsEveryRow) {
   EXPECT_EQ(changed, GetParam() == "qwen3" ? 1 : 0) << "rows whose round trip changed the text";
 }
 
-TEST_P(Golden, EncodesTheSameFromManyThreads) {
+TEST_P(TokenizerGolden, EncodesTheSameFromManyThreads) {
   const Tokenizer& tok = real(GetParam());
   const auto rows = load_golden(GetParam());
   std::vector<int> bad(4, 0);
@@ -114,9 +114,10 @@ TEST_P(Golden, EncodesTheSameFromManyThreads) {
   for (int t = 0; t < 4; ++t) EXPECT_EQ(bad[t], 0) << "thread " << t;
 }
 
-INSTANTIATE_TEST_SUITE_P(RealTokenizers, Golden, ::testing::Values("deepseek_v3", "qwen3"));
+INSTANTIATE_TEST_SUITE_P(RealTokenizers, TokenizerGolden,
+                         ::testing::Values("deepseek_v3", "qwen3"));
 
-TEST(RealTokenizer, QwenChatMarkersAreSpecialTokens) {
+TEST(TokenizerReal, QwenChatMarkersAreSpecialTokens) {
   const Tokenizer& tok = real("qwen3");
   const auto im_start = tok.token_to_id("<|im_start|>"), im_end = tok.token_to_id("<|im_end|>");
   ASSERT_EQ(im_start, 151644);
@@ -141,7 +142,7 @@ TEST(RealTokenizer, QwenChatMarkersAreSpecialTokens) {
   EXPECT_EQ(tok.token_to_id("Hello"), 9707);
 }
 
-TEST(RealTokenizer, DeepSeekAddsBosWhenAskedToAddSpecialTokens) {
+TEST(TokenizerReal, DeepSeekAddsBosWhenAskedToAddSpecialTokens) {
   const Tokenizer& tok = real("deepseek_v3");
   EXPECT_EQ(tok.bos_id(), 0);  // <｜begin▁of▁sentence｜>
   EXPECT_EQ(tok.eos_id(), 1);  // <｜end▁of▁sentence｜>
@@ -155,7 +156,7 @@ TEST(RealTokenizer, DeepSeekAddsBosWhenAskedToAddSpecialTokens) {
   EXPECT_EQ(tok.vocab_size(), 128815);
 }
 
-TEST(RealTokenizer, CutOffUtf8DecodesToReplacementCharacter) {
+TEST(TokenizerReal, CutOffUtf8DecodesToReplacementCharacter) {
   const Tokenizer& tok = real("deepseek_v3");
   const auto ids = tok.encode("😀");  // a 4-byte character: several byte-level tokens
   ASSERT_GT(ids.size(), 1u);
@@ -164,7 +165,7 @@ TEST(RealTokenizer, CutOffUtf8DecodesToReplacementCharacter) {
   EXPECT_EQ(tok.decode(ids), "😀");
 }
 
-TEST(RealTokenizer, RejectsBadInputWithClearErrors) {
+TEST(TokenizerReal, RejectsBadInputWithClearErrors) {
   const Tokenizer& tok = real("qwen3");
   try {
     tok.encode(std::string("ok \xC3\x28", 5));
@@ -182,9 +183,9 @@ TEST(RealTokenizer, RejectsBadInputWithClearErrors) {
   }
 }
 
-TEST(RealTokenizer, LongRunsUseTheHeapMergeAndMatchTheRescan) {
-  // Pre-tokens longer than 32 bytes take the heap path; a long run of one character and a
-  // long word must give what the same text gives when cut into cached short pieces.
+TEST(TokenizerReal, LongPreTokensRoundTrip) {
+  // Pre-tokens longer than 32 bytes take the heap path (HF parity for such runs is in
+  // real_tricky.jsonl); here: they decode back to the text.
   const Tokenizer& tok = real("qwen3");
   const std::string spaces(1000, ' ');
   const auto ids = tok.encode("a" + spaces + "b");
@@ -198,7 +199,7 @@ TEST(RealTokenizer, LongRunsUseTheHeapMergeAndMatchTheRescan) {
 // Small fixtures made by HF `tokenizers` (tests/tokenizer/make_fixtures.py): Split
 // behaviors and invert, added-token flags, NFC/NFKC, prefix space, templates, legacy merges.
 
-TEST(Fixtures, EveryCaseMatchesHuggingFace) {
+TEST(TokenizerFixtures, EveryCaseMatchesHuggingFace) {
   const std::string dir = std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures";
   std::ifstream in(dir + "/cases.jsonl");
   ASSERT_TRUE(in.good());
@@ -227,9 +228,10 @@ TEST(Fixtures, EveryCaseMatchesHuggingFace) {
   EXPECT_EQ(bad, 0);
 }
 
-TEST(Fixtures, AwkwardCharactersMatchHuggingFaceWithRealTokenizers) {
+TEST(TokenizerFixtures, AwkwardCharactersMatchHuggingFaceWithRealTokenizers) {
   // Random strings of White_Space code points, U+180E, joiners, combining marks, digits of
-  // several scripts, control bytes, contractions and added tokens (make_fixtures.py).
+  // several scripts, control bytes, contractions, added tokens and long runs
+  // (make_fixtures.py).
   std::ifstream in(std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures/real_tricky.jsonl");
   ASSERT_TRUE(in.good());
   std::string line;
@@ -244,11 +246,11 @@ TEST(Fixtures, AwkwardCharactersMatchHuggingFaceWithRealTokenizers) {
       ADD_FAILURE() << c.at("tokenizer") << " text " << c.at("text").dump() << " got "
                     << json(got).dump() << " want " << json(want).dump();
   }
-  EXPECT_EQ(n, 800);
+  EXPECT_EQ(n, 818);
   EXPECT_EQ(bad, 0);
 }
 
-TEST(Fixtures, LegacyStringMergesEqualPairMerges) {
+TEST(TokenizerFixtures, LegacyStringMergesEqualPairMerges) {
   const std::string dir = std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures";
   const Tokenizer a = Tokenizer::from_file(dir + "/gpt2_prefix_space.json");
   const Tokenizer b = Tokenizer::from_file(dir + "/gpt2_legacy_merges.json");
@@ -277,7 +279,7 @@ json tiny(const std::vector<std::string>& extra, const json& merges) {
       {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
 }
 
-TEST(HandMade, LowestRankMergeWinsThenLeftmost) {
+TEST(TokenizerHandMade, LowestRankMergeWinsThenLeftmost) {
   // Merges: rank 0 "b c", rank 1 "a b", rank 2 "a bc". "abc": b+c first (rank 0), then
   // a+bc -> one token. "abab": a+b twice (leftmost first), no merge for "ab ab".
   const json j = tiny({"bc", "ab", "abc"}, json::array({"b c", "a b", json::array({"a", "bc"})}));
@@ -302,7 +304,7 @@ void expect_load_error(const json& j, std::initializer_list<std::string> parts) 
   }
 }
 
-TEST(HandMade, MalformedFilesNameTheFileAndTheField) {
+TEST(TokenizerHandMade, MalformedFilesNameTheFileAndTheField) {
   const json good = tiny({"ab"}, json::array({"a b"}));
   ASSERT_NO_THROW(Tokenizer::from_json(good.dump(), "good.json"));
   json j = good;
@@ -366,7 +368,7 @@ TEST(HandMade, MalformedFilesNameTheFileAndTheField) {
   }
 }
 
-TEST(Unicode, LossyDecodingReplacesMaximalSubparts) {
+TEST(TokenizerUnicode, LossyDecodingReplacesMaximalSubparts) {
   // The example of the Unicode Standard (ch. 3, "U+FFFD Substitution of Maximal Subparts"):
   // 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 -> a FFFD FFFD FFFD b FFFD c FFFD FFFD d.
   const std::string in = "\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64";
@@ -400,7 +402,7 @@ std::vector<std::string> arithmetic_corpus(int lines) {
   return {text};
 }
 
-TEST(TrainBpe, HandComputedMergeOrder) {
+TEST(TokenizerTrain, HandComputedMergeOrder) {
   // Pre-tokens "ab", " ab", " ab", " cd": pairs (a,b) x3, (Ġ,a) x2, (Ġ,c) x1, (c,d) x1.
   // Merge 1: a b (3). Then (Ġ,ab) x2 -> merge 2: Ġ ab. Then (Ġ,c) and (c,d) tie at 1: the
   // pair with smaller ids wins; 'c' (U+0063) sorts before 'Ġ' (U+0120), so merge 3: c d.
@@ -420,7 +422,7 @@ TEST(TrainBpe, HandComputedMergeOrder) {
   EXPECT_EQ(t.encode("ab ab cd"), (std::vector<int32_t>{256, 257, 220, 258}));
 }
 
-TEST(TrainBpe, ArithmeticTokenizerHasTheRequestedSizeAndRoundTrips) {
+TEST(TokenizerTrain, ArithmeticTokenizerHasTheRequestedSizeAndRoundTrips) {
   BpeTrainOptions o;
   o.vocab_size = 400;
   o.special_tokens = {"<|endoftext|>", "<think>", "</think>"};
@@ -444,7 +446,7 @@ TEST(TrainBpe, ArithmeticTokenizerHasTheRequestedSizeAndRoundTrips) {
   EXPECT_EQ(t.decode(t.encode(odd)), odd);
 }
 
-TEST(TrainBpe, ReproducesHuggingFaceBpeTrainerExactly) {
+TEST(TokenizerTrain, ReproducesHuggingFaceBpeTrainerExactly) {
   // fixtures/hf_trained_deepseek_golden_1000.json: HF BpeTrainer on the golden texts
   // (make_fixtures.py). Same ids, vocabulary and merge order, not just the same encoding.
   std::vector<std::string> texts;
@@ -461,7 +463,7 @@ TEST(TrainBpe, ReproducesHuggingFaceBpeTrainerExactly) {
     ASSERT_EQ(ours["model"]["merges"][i], hf["model"]["merges"][i]) << "merge " << i;
 }
 
-TEST(TrainBpe, RejectsImpossibleOptions) {
+TEST(TokenizerTrain, RejectsImpossibleOptions) {
   BpeTrainOptions o;
   o.vocab_size = 257;
   o.special_tokens = {"<a>", "<b>"};
@@ -477,7 +479,7 @@ TEST(TrainBpe, RejectsImpossibleOptions) {
   EXPECT_THROW(train_bpe(texts, o), Error);
 }
 
-TEST(TrainBpe, HuggingFaceLoadsTheFileAndEncodesIdentically) {
+TEST(TokenizerTrain, HuggingFaceLoadsTheFileAndEncodesIdentically) {
   const std::string py = "/opt/grpo/venv/bin/python";
   if (!std::filesystem::exists(py)) GTEST_SKIP() << "no " << py << " with `tokenizers`";
   BpeTrainOptions o;
