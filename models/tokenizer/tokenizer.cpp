@@ -680,6 +680,10 @@ class TokenizerSax : public nlohmann::json_sax<json> {
   std::vector<std::string> pair_;
 };
 
+// Ids index dense tables, so a corrupt id must not size them: 16M is 60x the largest
+// vocabularies in use.
+constexpr int64_t kMaxId = int64_t{1} << 24;
+
 struct Loader {
   std::string origin;
 
@@ -707,8 +711,8 @@ struct Loader {
     return v.get<std::string>();
   }
   int32_t id(const json& v, const std::string& field) const {
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-      fail(field, "must be a non-negative 32-bit integer id");
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= kMaxId)
+      fail(field, str("must be an integer id in [0, ", kMaxId, ")"));
     return static_cast<int32_t>(v.get<int64_t>());
   }
   std::string type(const json& v, const std::string& field) const {
@@ -749,6 +753,9 @@ struct Loader {
     int32_t max_id = -1;
     for (const auto& [tokstr, id64] : sax.vocab)
       max_id = std::max(max_id, static_cast<int32_t>(id64));
+    if (max_id >= kMaxId)
+      fail("model.vocab",
+           str("id ", max_id, " is not below ", kMaxId, " (tables are sized by id)"));
     t.id_to_tok.assign(max_id + 1, std::string());
     t.id_in_vocab.assign(max_id + 1, 0);
     for (auto& [tokstr, id64] : sax.vocab) {

@@ -316,6 +316,11 @@ TEST(TokenizerHandMade, MalformedFilesNameTheFileAndTheField) {
   j = good;
   j["model"]["vocab"]["zz"] = -4;
   expect_load_error(j, {"bad.json", "model.vocab[\"zz\"]", "non-negative"});
+  j["model"]["vocab"]["zz"] = 2000000000;  // would size the id tables at 2G entries
+  expect_load_error(j, {"bad.json", "model.vocab", "id 2000000000 is not below"});
+  j = good;
+  j["added_tokens"] = json::array({{{"id", 3000000000LL}, {"content", "<x>"}}});
+  expect_load_error(j, {"bad.json", "added_tokens[0].id", "integer id in [0, 16777216)"});
   j = good;
   j["model"]["merges"] = json::array({"a b", "a q"});  // both bytes exist, "aq" does not
   expect_load_error(j, {"bad.json", "model.merges[1]", "token \"aq\" is not in model.vocab"});
