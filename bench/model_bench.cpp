@@ -28,14 +28,28 @@ using namespace grpo;
 namespace {
 
 nlohmann::json small_deepseek() {
-  return {{"model_type", "deepseek_v3"}, {"vocab_size", 8192}, {"hidden_size", 512},
-          {"intermediate_size", 1408}, {"num_hidden_layers", 4}, {"num_attention_heads", 8},
-          {"num_key_value_heads", 8}, {"q_lora_rank", 192}, {"kv_lora_rank", 128},
-          {"qk_nope_head_dim", 64}, {"qk_rope_head_dim", 32}, {"v_head_dim", 64},
-          {"n_routed_experts", 16}, {"n_shared_experts", 1}, {"num_experts_per_tok", 4},
-          {"moe_intermediate_size", 256}, {"n_group", 4}, {"topk_group", 2},
-          {"first_k_dense_replace", 1}, {"routed_scaling_factor", 2.5},
-          {"num_nextn_predict_layers", 0}, {"max_position_embeddings", 4096},
+  return {{"model_type", "deepseek_v3"},
+          {"vocab_size", 8192},
+          {"hidden_size", 512},
+          {"intermediate_size", 1408},
+          {"num_hidden_layers", 4},
+          {"num_attention_heads", 8},
+          {"num_key_value_heads", 8},
+          {"q_lora_rank", 192},
+          {"kv_lora_rank", 128},
+          {"qk_nope_head_dim", 64},
+          {"qk_rope_head_dim", 32},
+          {"v_head_dim", 64},
+          {"n_routed_experts", 16},
+          {"n_shared_experts", 1},
+          {"num_experts_per_tok", 4},
+          {"moe_intermediate_size", 256},
+          {"n_group", 4},
+          {"topk_group", 2},
+          {"first_k_dense_replace", 1},
+          {"routed_scaling_factor", 2.5},
+          {"num_nextn_predict_layers", 0},
+          {"max_position_embeddings", 4096},
           {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
 }
 
@@ -56,15 +70,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (!std::strcmp(argv[i], "--model")) model_dir = next("--model");
-    else if (!std::strcmp(argv[i], "--save")) save_dir = next("--save");
-    else if (!std::strcmp(argv[i], "--batch")) B = std::atol(next("--batch"));
-    else if (!std::strcmp(argv[i], "--seq")) T = std::atol(next("--seq"));
-    else if (!std::strcmp(argv[i], "--prompt")) P = std::atol(next("--prompt"));
-    else if (!std::strcmp(argv[i], "--steps")) N = std::atol(next("--steps"));
-    else if (!std::strcmp(argv[i], "--iters")) iters = std::atol(next("--iters"));
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atol(next("--threads"));
-    else if (!std::strcmp(argv[i], "--device")) device = next("--device");
+    if (!std::strcmp(argv[i], "--model"))
+      model_dir = next("--model");
+    else if (!std::strcmp(argv[i], "--save"))
+      save_dir = next("--save");
+    else if (!std::strcmp(argv[i], "--batch"))
+      B = std::atol(next("--batch"));
+    else if (!std::strcmp(argv[i], "--seq"))
+      T = std::atol(next("--seq"));
+    else if (!std::strcmp(argv[i], "--prompt"))
+      P = std::atol(next("--prompt"));
+    else if (!std::strcmp(argv[i], "--steps"))
+      N = std::atol(next("--steps"));
+    else if (!std::strcmp(argv[i], "--iters"))
+      iters = std::atol(next("--iters"));
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atol(next("--threads"));
+    else if (!std::strcmp(argv[i], "--device"))
+      device = next("--device");
     else {
       std::fprintf(stderr, "model_bench: unknown argument %s\n", argv[i]);
       return 2;
@@ -88,8 +111,12 @@ int main(int argc, char** argv) {
       sync(model->logits(model->forward(ids, {}, {}).hidden));
       best = std::min(best, now() - t0);
     }
-    nlohmann::json j = {{"impl", "grpo"}, {"phase", "forward"}, {"batch", B}, {"seq", T},
-                        {"threads", at::get_num_threads()}, {"seconds", best},
+    nlohmann::json j = {{"impl", "grpo"},
+                        {"phase", "forward"},
+                        {"batch", B},
+                        {"seq", T},
+                        {"threads", at::get_num_threads()},
+                        {"seconds", best},
                         {"tokens_per_s", B * T / best}};
     std::printf("%s\n", j.dump().c_str());
     // decode
@@ -107,8 +134,10 @@ int main(int argc, char** argv) {
       sync(logits);
       best = std::min(best, now() - t0);
     }
-    j = {{"impl", "grpo"}, {"phase", "decode"}, {"batch", B}, {"prompt", P}, {"steps", N},
-         {"threads", at::get_num_threads()}, {"seconds", best}, {"tokens_per_s", B * N / best}};
+    j = {{"impl", "grpo"},  {"phase", "decode"},
+         {"batch", B},      {"prompt", P},
+         {"steps", N},      {"threads", at::get_num_threads()},
+         {"seconds", best}, {"tokens_per_s", B * N / best}};
     std::printf("%s\n", j.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "model_bench: %s\n", e.what());

@@ -25,10 +25,14 @@ namespace {
 
 std::string dtype_name(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return "float32";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    default: return "float32";
+    case at::kFloat:
+      return "float32";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
+    default:
+      return "float32";
   }
 }
 
@@ -167,8 +171,7 @@ void save_model(CausalLM& model, const std::string& dir) {
       for (const auto& e : shards[i]) map[e.first] = fname;
     }
     index["weight_map"] = map;
-    fs::write_atomic(file::join(dir, "model.safetensors.index.json"),
-                     index.dump(2) + "\n");
+    fs::write_atomic(file::join(dir, "model.safetensors.index.json"), index.dump(2) + "\n");
   }
   fs::write_atomic(file::join(dir, "config.json"), cfg.dump(2) + "\n");
 }

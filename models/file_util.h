@@ -44,7 +44,8 @@ inline std::vector<std::string> list(const std::string& dir) {
   return out;
 }
 inline bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 // mkdir -p; throws grpo::Error naming the path.
 inline void make_dirs(const std::string& path) {

@@ -15,19 +15,63 @@ namespace {
 using Json = nlohmann::json;
 
 // Keys that carry no architecture (tooling, generation, init) and are accepted silently.
-const std::set<std::string> kBookkeeping = {
-    "architectures", "auto_map", "torch_dtype", "dtype", "transformers_version", "use_cache",
-    "initializer_range", "pretraining_tp", "output_router_logits", "router_aux_loss_coef",
-    "_name_or_path", "name_or_path", "return_dict", "output_hidden_states",
-    "output_attentions", "torchscript", "chunk_size_feed_forward", "is_encoder_decoder",
-    "is_decoder", "add_cross_attention", "tie_encoder_decoder", "problem_type", "id2label",
-    "label2id", "task_specific_params", "finetuning_task", "tokenizer_class", "prefix",
-    "sep_token_id", "decoder_start_token_id", "ep_size", "moe_layer_freq", "max_window_layers",
-    "sliding_window", "use_sliding_window", "layer_types", "attention_dropout",
-    "rope_scaling", "rope_theta", "rope_parameters", "partial_rotary_factor", "topk_method",
-    "seq_aux", "model_type", "bos_token_id", "eos_token_id", "pad_token_id", "head_dim",
-    "mlp_bias", "hidden_act", "num_mtp_layers", "quantization_config", "qk_head_dim",
-    "use_mtp", "keys_to_ignore_at_inference", "base_model_tp_plan", "base_model_pp_plan"};
+const std::set<std::string> kBookkeeping = {"architectures",
+                                            "auto_map",
+                                            "torch_dtype",
+                                            "dtype",
+                                            "transformers_version",
+                                            "use_cache",
+                                            "initializer_range",
+                                            "pretraining_tp",
+                                            "output_router_logits",
+                                            "router_aux_loss_coef",
+                                            "_name_or_path",
+                                            "name_or_path",
+                                            "return_dict",
+                                            "output_hidden_states",
+                                            "output_attentions",
+                                            "torchscript",
+                                            "chunk_size_feed_forward",
+                                            "is_encoder_decoder",
+                                            "is_decoder",
+                                            "add_cross_attention",
+                                            "tie_encoder_decoder",
+                                            "problem_type",
+                                            "id2label",
+                                            "label2id",
+                                            "task_specific_params",
+                                            "finetuning_task",
+                                            "tokenizer_class",
+                                            "prefix",
+                                            "sep_token_id",
+                                            "decoder_start_token_id",
+                                            "ep_size",
+                                            "moe_layer_freq",
+                                            "max_window_layers",
+                                            "sliding_window",
+                                            "use_sliding_window",
+                                            "layer_types",
+                                            "attention_dropout",
+                                            "rope_scaling",
+                                            "rope_theta",
+                                            "rope_parameters",
+                                            "partial_rotary_factor",
+                                            "topk_method",
+                                            "seq_aux",
+                                            "model_type",
+                                            "bos_token_id",
+                                            "eos_token_id",
+                                            "pad_token_id",
+                                            "head_dim",
+                                            "mlp_bias",
+                                            "hidden_act",
+                                            "num_mtp_layers",
+                                            "quantization_config",
+                                            "qk_head_dim",
+                                            "use_mtp",
+                                            "keys_to_ignore_at_inference",
+                                            "base_model_tp_plan",
+                                            "base_model_pp_plan"};
 
 class Reader {
  public:
@@ -98,15 +142,17 @@ void parse_rope(const Json& cfg, Reader& r, ModelArgs& a) {
   RopeArgs& rope = a.rope;
   rope.theta = num("rope_theta", r.f64("rope_theta", 10000.0));
   std::string type = "default";
-  if (p.contains("rope_type") && p["rope_type"].is_string()) type = p["rope_type"];
-  else if (p.contains("type") && p["type"].is_string()) type = p["type"];
+  if (p.contains("rope_type") && p["rope_type"].is_string())
+    type = p["rope_type"];
+  else if (p.contains("type") && p["type"].is_string())
+    type = p["type"];
   GRPO_ENSURE(type == "default" || type == "linear" || type == "yarn" || type == "llama3", w,
               ": rope type '", type, "' is not supported (default, linear, yarn, llama3)");
   rope.type = type;
   rope.factor = num("factor", 1.0);
   if (p.contains("partial_rotary_factor") || cfg.contains("partial_rotary_factor")) {
     double prf = p.contains("partial_rotary_factor") ? num("partial_rotary_factor", 1.0)
-                                                    : r.f64("partial_rotary_factor", 1.0);
+                                                     : r.f64("partial_rotary_factor", 1.0);
     GRPO_ENSURE(prf == 1.0, w, ": partial_rotary_factor ", prf, " is not supported (only 1.0)");
   }
   if (type == "yarn") {
@@ -143,10 +189,10 @@ ModelArgs parse_model_args(const Json& cfg, const std::string& where) {
   a.model_type = r.string("model_type", "");
   GRPO_ENSURE(!a.model_type.empty(), where, ": missing required key 'model_type'");
   const std::string& t = a.model_type;
-  GRPO_ENSURE(t == "deepseek_v3" || t == "deepseek_v2" || t == "qwen2" || t == "qwen3" ||
-                  t == "llama",
-              where, ": model_type '", t,
-              "' is not supported (deepseek_v3, deepseek_v2, qwen2, qwen3, llama)");
+  GRPO_ENSURE(
+      t == "deepseek_v3" || t == "deepseek_v2" || t == "qwen2" || t == "qwen3" || t == "llama",
+      where, ": model_type '", t,
+      "' is not supported (deepseek_v3, deepseek_v2, qwen2, qwen3, llama)");
   GRPO_ENSURE(!cfg.contains("quantization_config"), where,
               ": quantized checkpoints (quantization_config) are not supported; use a bf16/fp32 "
               "checkpoint");
@@ -162,8 +208,9 @@ ModelArgs parse_model_args(const Json& cfg, const std::string& where) {
   a.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
   GRPO_ENSURE(a.vocab_size > 0 && a.hidden_size > 0 && a.num_hidden_layers > 0 &&
                   a.num_attention_heads > 0 && a.num_key_value_heads > 0,
-              where, ": vocab_size, hidden_size, num_hidden_layers, num_attention_heads and "
-                     "num_key_value_heads must be positive");
+              where,
+              ": vocab_size, hidden_size, num_hidden_layers, num_attention_heads and "
+              "num_key_value_heads must be positive");
   std::string act = r.string("hidden_act", "silu");
   GRPO_ENSURE(act == "silu", where, ": hidden_act '", act, "' is not supported (silu)");
   GRPO_ENSURE(!r.boolean("mlp_bias", false), where, ": mlp_bias=true is not supported");
@@ -182,7 +229,8 @@ ModelArgs parse_model_args(const Json& cfg, const std::string& where) {
   if (r.has("pad_token_id")) a.pad_token_id = r.i64("pad_token_id");
   if (cfg.contains("eos_token_id")) {
     const Json& e = cfg["eos_token_id"];
-    if (e.is_number_integer()) a.eos_token_ids.push_back(e.get<int64_t>());
+    if (e.is_number_integer())
+      a.eos_token_ids.push_back(e.get<int64_t>());
     else if (e.is_array())
       for (const auto& x : e) a.eos_token_ids.push_back(x.get<int64_t>());
   }
@@ -195,8 +243,9 @@ ModelArgs parse_model_args(const Json& cfg, const std::string& where) {
     a.v_head_dim = r.i64("v_head_dim");
     GRPO_ENSURE(a.kv_lora_rank > 0 && a.qk_rope_head_dim > 0 && a.qk_rope_head_dim % 2 == 0 &&
                     a.v_head_dim > 0 && a.qk_nope_head_dim >= 0,
-                where, ": MLA needs kv_lora_rank > 0, an even qk_rope_head_dim > 0 and "
-                       "v_head_dim > 0");
+                where,
+                ": MLA needs kv_lora_rank > 0, an even qk_rope_head_dim > 0 and "
+                "v_head_dim > 0");
     a.rope_interleave = r.boolean("rope_interleave", true);
     a.attention_bias = r.boolean("attention_bias", false);
     GRPO_ENSURE(!a.attention_bias, where, ": attention_bias=true is not supported for MLA");
@@ -233,9 +282,9 @@ ModelArgs parse_model_args(const Json& cfg, const std::string& where) {
                       a.num_experts_per_tok <= a.topk_group * (a.n_routed_experts / a.n_group),
                   where, ": num_experts_per_tok ", a.num_experts_per_tok,
                   " must be in 1..topk_group * experts per group");
-      GRPO_ENSURE(a.scoring_func == "softmax" || a.n_routed_experts / a.n_group >= 2 ||
-                      a.n_group == 1,
-                  where, ": sigmoid group-limited routing needs at least 2 experts per group");
+      GRPO_ENSURE(
+          a.scoring_func == "softmax" || a.n_routed_experts / a.n_group >= 2 || a.n_group == 1,
+          where, ": sigmoid group-limited routing needs at least 2 experts per group");
       GRPO_ENSURE(a.first_k_dense_replace >= 0 && a.first_k_dense_replace <= a.num_hidden_layers,
                   where, ": first_k_dense_replace out of range");
     }
@@ -254,9 +303,9 @@ ModelArgs parse_model_args(const Json& cfg, const std::string& where) {
     }
     a.qk_norm = t == "qwen3";
   }
-  GRPO_ENSURE(a.num_attention_heads % a.num_key_value_heads == 0, where,
-              ": num_attention_heads ", a.num_attention_heads,
-              " must be a multiple of num_key_value_heads ", a.num_key_value_heads);
+  GRPO_ENSURE(a.num_attention_heads % a.num_key_value_heads == 0, where, ": num_attention_heads ",
+              a.num_attention_heads, " must be a multiple of num_key_value_heads ",
+              a.num_key_value_heads);
   parse_rope(cfg, r, a);
 
   a.unknown_keys = r.unknown();

@@ -7,11 +7,10 @@
 // because real config.json files carry many bookkeeping keys.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace grpo::models {
 
@@ -46,7 +45,7 @@ struct ModelArgs {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // bias on q/k/v (qwen2: always); llama/qwen3 also on o
   bool o_bias = false;
-  bool qk_norm = false;         // qwen3: RMSNorm over each head of q and k
+  bool qk_norm = false;  // qwen3: RMSNorm over each head of q and k
   RopeArgs rope;
 
   // MLA (deepseek_v2 / deepseek_v3)
@@ -77,7 +76,7 @@ struct ModelArgs {
   std::vector<int64_t> eos_token_ids;
 
   std::vector<std::string> unknown_keys;  // keys seen but not interpreted (warned once)
-  nlohmann::json raw;                      // the config as given, written back on save
+  nlohmann::json raw;                     // the config as given, written back on save
 
   bool is_mla() const { return model_type == "deepseek_v3" || model_type == "deepseek_v2"; }
   bool is_moe_layer(int64_t layer) const {

@@ -28,7 +28,7 @@ struct DtypeInfo {
   int64_t size;
 };
 constexpr DtypeInfo kDtypes[] = {
-    {"F32", at::kFloat, 4}, {"BF16", at::kBFloat16, 2}, {"F16", at::kHalf, 2},
+    {"F32", at::kFloat, 4},  {"BF16", at::kBFloat16, 2}, {"F16", at::kHalf, 2},
     {"F64", at::kDouble, 8}, {"I64", at::kLong, 8},      {"I32", at::kInt, 4},
     {"I16", at::kShort, 2},  {"I8", at::kChar, 1},       {"U8", at::kByte, 1},
     {"BOOL", at::kBool, 1},
@@ -83,9 +83,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   const auto* bytes = static_cast<const unsigned char*>(map_->addr);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
-  GRPO_ENSURE(n <= kMaxHeader && n <= file_size - 8, "safetensors: ", path,
-              ": bad header length ", n, " (file has ", file_size - 8,
-              " bytes after the length field)");
+  GRPO_ENSURE(n <= kMaxHeader && n <= file_size - 8, "safetensors: ", path, ": bad header length ",
+              n, " (file has ", file_size - 8, " bytes after the length field)");
   data_start_ = 8 + n;
   uint64_t data_size = file_size - data_start_;
 
@@ -134,8 +133,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       throw bad(str("data_offsets [", e.begin, ", ", e.end, "] lie outside the data section of ",
                     data_size, " bytes"));
     if (e.end - e.begin != numel * static_cast<uint64_t>(d->size))
-      throw bad(str("data_offsets span ", e.end - e.begin, " bytes but shape ",
-                    v["shape"].dump(), " of ", e.dtype, " needs ", numel * d->size));
+      throw bad(str("data_offsets span ", e.end - e.begin, " bytes but shape ", v["shape"].dump(),
+                    " of ", e.dtype, " needs ", numel * d->size));
     entries_.emplace(name, std::move(e));
   }
 }
@@ -162,7 +161,8 @@ at::Tensor SafetensorsFile::get(const std::string& name) const {
   if (e.end == e.begin) return at::empty(e.shape, opts);
   char* p = static_cast<char*>(map_->addr) + data_start_ + e.begin;
   std::shared_ptr<Mapping> keep = map_;
-  at::Tensor t = at::from_blob(p, e.shape, [keep](void*) mutable { keep.reset(); }, opts);
+  at::Tensor t = at::from_blob(
+      p, e.shape, [keep](void*) mutable { keep.reset(); }, opts);
   if (reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(d->size) != 0) t = t.clone();
   return t;
 }
@@ -209,7 +209,8 @@ void save_safetensors(const std::string& path,
     fail("header");
   for (size_t i = 0; i < cpu.size(); ++i) {
     size_t nb = static_cast<size_t>(cpu[i].numel() * cpu[i].element_size());
-    if (nb && std::fwrite(cpu[i].data_ptr(), 1, nb, f) != nb) fail(str("tensor ", tensors[i].first));
+    if (nb && std::fwrite(cpu[i].data_ptr(), 1, nb, f) != nb)
+      fail(str("tensor ", tensors[i].first));
   }
   if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) fail("flush");
   std::fclose(f);
@@ -237,8 +238,8 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
     } catch (const nlohmann::json::exception& e) {
       throw Error(str("checkpoint: ", index, ": invalid JSON: ", e.what()));
     }
-    GRPO_ENSURE(j.contains("weight_map") && j["weight_map"].is_object(), "checkpoint: ",
-                index, ": missing object 'weight_map'");
+    GRPO_ENSURE(j.contains("weight_map") && j["weight_map"].is_object(), "checkpoint: ", index,
+                ": missing object 'weight_map'");
     std::map<std::string, bool> seen;
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
       GRPO_ENSURE(it.value().is_string(), "checkpoint: ", index, ": tensor '", it.key(),

@@ -19,7 +19,7 @@
 namespace grpo::models {
 
 struct SafetensorsEntry {
-  std::string dtype;           // safetensors dtype code: F32, BF16, F16, F64, I64, ...
+  std::string dtype;  // safetensors dtype code: F32, BF16, F16, F64, I64, ...
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;  // byte offsets into the data section
 };

@@ -18,6 +18,8 @@
 //    and the rotated rope key [L, Dr]; dense: K and V [L, Hkv, D]. New tokens are written
 //    at each slot's length and attention reads the first max(len)+T positions with a
 //    per-row mask, so slots of different lengths share one batch.
+#include "models/transformer.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/bincount.h>
@@ -44,7 +46,6 @@
 
 #include "core/error.h"
 #include "kernels/ops.h"
-#include "models/transformer.h"
 
 namespace grpo::models {
 namespace {
@@ -73,9 +74,12 @@ at::Device parse_device(const std::string& s) {
 class ParamTree {
  public:
   ParamTree(torch::nn::Module& root, const BuildOptions& opt, double init_std)
-      : root_(root), opt_(opt), std_(init_std),
+      : root_(root),
+        opt_(opt),
+        std_(init_std),
         gen_(at::make_generator<at::CPUGeneratorImpl>(opt.seed)),
-        dtype_(parse_dtype(opt.dtype)), device_(parse_device(opt.device)) {}
+        dtype_(parse_dtype(opt.dtype)),
+        device_(parse_device(opt.device)) {}
 
   enum Init { kNormal, kOnes, kZeros };
   // Registers `dotted` (e.g. "model.layers.0.mlp.gate_proj.weight") and returns it.
@@ -87,8 +91,10 @@ class ParamTree {
     std::string leaf = dot == std::string::npos ? dotted : dotted.substr(dot + 1);
     Tensor t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
     if (!opt_.random_init) {
-      if (init == kOnes) t.fill_(1.0);
-      else if (init == kZeros) t.zero_();
+      if (init == kOnes)
+        t.fill_(1.0);
+      else if (init == kZeros)
+        t.zero_();
     } else if (init == kNormal) {
       t.normal_(0.0, std_, gen_);
     } else if (init == kOnes) {
@@ -198,9 +204,11 @@ Rope make_rope(const ModelArgs& a) {
       double extrap = 1.0 - ramp;
       inv[i] = (inv[i] / r.factor) * (1.0 - extrap) + inv[i] * extrap;
     }
-    if (r.attention_factor) rope.attention_factor = *r.attention_factor;
+    if (r.attention_factor)
+      rope.attention_factor = *r.attention_factor;
     else if (r.mscale != 0.0 && r.mscale_all_dim != 0.0)
-      rope.attention_factor = get_mscale(r.factor, r.mscale) / get_mscale(r.factor, r.mscale_all_dim);
+      rope.attention_factor =
+          get_mscale(r.factor, r.mscale) / get_mscale(r.factor, r.mscale_all_dim);
     else
       rope.attention_factor = get_mscale(r.factor, 1.0);
   } else if (r.type == "llama3") {
@@ -211,7 +219,8 @@ Rope make_rope(const ModelArgs& a) {
       double wl = 2.0 * std::numbers::pi / v;
       double scaled = wl > low_wl ? v / r.factor : v;
       if (!(wl < high_wl) && !(wl > low_wl)) {
-        double smooth = (old_ctx / wl - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+        double smooth =
+            (old_ctx / wl - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
         scaled = (1.0 - smooth) * scaled / r.factor + smooth * scaled;
       }
       v = scaled;
@@ -236,8 +245,8 @@ struct Mlp {
 };
 
 struct Moe {
-  Tensor gate_w;  // [E, H] fp32
-  Tensor bias;    // [E] fp32 e_score_correction_bias (buffer)
+  Tensor gate_w;                // [E, H] fp32
+  Tensor bias;                  // [E] fp32 e_score_correction_bias (buffer)
   Tensor w_gate, w_up, w_down;  // [E, I, H], [E, I, H], [E, H, I]
   bool has_shared = false;
   Mlp shared;
@@ -311,12 +320,12 @@ class SlotCache final : public KVCache {
 
 // The per-call geometry of a decode step, shared by all layers.
 struct DecodeCtx {
-  Tensor slot_bt;    // [B, T] int64 slot of each new token
-  Tensor pos_bt;     // [B, T] int64 write position (= rope position)
-  Tensor slot_idx;   // [B] int64
+  Tensor slot_bt;           // [B, T] int64 slot of each new token
+  Tensor pos_bt;            // [B, T] int64 write position (= rope position)
+  Tensor slot_idx;          // [B] int64
   int64_t first_slot = -1;  // >= 0 when slots are first_slot, first_slot+1, ... (no gather)
-  int64_t lk = 0;    // keys read: max(len) + T
-  Tensor mask;       // [B, 1, 1, T, lk] bool: key j visible to new token t of row b
+  int64_t lk = 0;           // keys read: max(len) + T
+  Tensor mask;              // [B, 1, 1, T, lk] bool: key j visible to new token t of row b
 };
 
 // Reads rows of one cache tensor [S, L, ...] for the batch: [B, lk, ...].
@@ -384,8 +393,7 @@ class Transformer final : public CausalLM {
 
   ForwardOutput forward(const Tensor& input_ids, const Tensor& position_ids,
                         const Tensor& attention_mask, bool with_mtp) override {
-    GRPO_ENSURE(input_ids.defined() && input_ids.dim() == 2 &&
-                    input_ids.scalar_type() == at::kLong,
+    GRPO_ENSURE(input_ids.defined() && input_ids.dim() == 2 && input_ids.scalar_type() == at::kLong,
                 "forward: input_ids must be [B, T] int64, got ", shape_of(input_ids));
     const int64_t B = input_ids.size(0), T = input_ids.size(1);
     GRPO_ENSURE(B > 0 && T > 0, "forward: empty input_ids ", shape_of(input_ids));
@@ -446,8 +454,9 @@ class Transformer final : public CausalLM {
         // Module k+1 predicts token t+k+2 from h_t and the embedding of token t+k+1
         // (paper eq. 21); ids past the end are 0 and must be masked by the caller.
         int64_t s = static_cast<int64_t>(k) + 1;
-        Tensor shifted = s < T ? at::cat({ids.narrow(1, s, T - s), at::zeros({B, s}, ids.options())}, 1)
-                               : at::zeros({B, T}, ids.options());
+        Tensor shifted =
+            s < T ? at::cat({ids.narrow(1, s, T - s), at::zeros({B, s}, ids.options())}, 1)
+                  : at::zeros({B, T}, ids.options());
         Tensor e = kernels::rms_norm(at::embedding(embed_, shifted), m.enorm, eps());
         Tensor hp = kernels::rms_norm(prev, m.hnorm, eps());
         Tensor hm = m.eh_proj(at::cat({e, hp}, -1));
@@ -495,8 +504,7 @@ class Transformer final : public CausalLM {
     auto* cache = dynamic_cast<SlotCache*>(&cache_base);
     GRPO_ENSURE(cache && cache->a_.size() == blocks_.size(),
                 "decode: the cache was not made by this model's make_cache");
-    GRPO_ENSURE(input_ids.defined() && input_ids.dim() == 2 &&
-                    input_ids.scalar_type() == at::kLong,
+    GRPO_ENSURE(input_ids.defined() && input_ids.dim() == 2 && input_ids.scalar_type() == at::kLong,
                 "decode: input_ids must be [B, T] int64, got ", shape_of(input_ids));
     const int64_t B = input_ids.size(0), T = input_ids.size(1);
     GRPO_ENSURE(B == static_cast<int64_t>(slots.size()) && T > 0, "decode: input_ids ",
@@ -635,8 +643,8 @@ class Transformer final : public CausalLM {
       }
       att.kv_a = linear(P, s + "kv_a_proj_with_mqa", H, a.kv_lora_rank + a.qk_rope_head_dim, false);
       att.kv_a_norm = add(P, s + "kv_a_layernorm.weight", {a.kv_lora_rank}, ParamTree::kOnes);
-      att.kv_b = linear(P, s + "kv_b_proj", a.kv_lora_rank, nH * (a.qk_nope_head_dim + a.v_head_dim),
-                       false);
+      att.kv_b = linear(P, s + "kv_b_proj", a.kv_lora_rank,
+                        nH * (a.qk_nope_head_dim + a.v_head_dim), false);
       att.o = linear(P, s + "o_proj", nH * a.v_head_dim, H, false);
     } else {
       const int64_t hd = a.head_dim, nKV = a.num_key_value_heads;
@@ -686,9 +694,8 @@ class Transformer final : public CausalLM {
   // Query projection of MLA: [B, T, H] -> [B, T, nH, dn + dr].
   Tensor mla_query(const Attention& att, const Tensor& x) const {
     const ModelArgs& a = args_;
-    Tensor q = a.q_lora_rank > 0
-                   ? att.q_b(kernels::rms_norm(att.q_a(x), att.q_a_norm, eps()))
-                   : att.q_proj(x);
+    Tensor q = a.q_lora_rank > 0 ? att.q_b(kernels::rms_norm(att.q_a(x), att.q_a_norm, eps()))
+                                 : att.q_proj(x);
     return q.view({x.size(0), x.size(1), a.num_attention_heads, a.qk_head_dim()});
   }
 
@@ -745,8 +752,9 @@ class Transformer final : public CausalLM {
       Tensor qf = mla_query(att, x);
       Tensor q_rope = rope_.apply(qf.narrow(-1, dn, dr), cos, sin);  // [B, T, nH, dr]
       Tensor kv = att.kv_a(x);
-      Tensor c = kernels::rms_norm(kv.narrow(-1, 0, kvr), att.kv_a_norm, eps());       // [B,T,kvr]
-      Tensor kr = rope_.apply(kv.narrow(-1, kvr, dr).unsqueeze(2), cos, sin).squeeze(2);  // [B,T,dr]
+      Tensor c = kernels::rms_norm(kv.narrow(-1, 0, kvr), att.kv_a_norm, eps());  // [B,T,kvr]
+      Tensor kr =
+          rope_.apply(kv.narrow(-1, kvr, dr).unsqueeze(2), cos, sin).squeeze(2);  // [B,T,dr]
       ca.index_put_({ctx.slot_bt, ctx.pos_bt}, c);
       cb.index_put_({ctx.slot_bt, ctx.pos_bt}, kr);
       // Absorb W_UK into the query: q_lat[h] = q_nope[h] @ W_UK[h], W_UK[h]: [dn, kvr].
@@ -756,16 +764,16 @@ class Transformer final : public CausalLM {
       if (T == 1) {
         // One new token per row: the fused MLA decode kernel (FlashMLA-style split-KV on a
         // GPU, the LibTorch reference on CPU) reads the slots in place, no gather.
-        auto [o_lat, lse] = kernels::mla_decode(
-            q_lat.permute({1, 0, 2}).contiguous(), q_rope.squeeze(1).contiguous(), ca, cb,
-            ctx.slot_idx, ctx.pos_bt.select(1, 0) + 1, scale_);
+        auto [o_lat, lse] = kernels::mla_decode(q_lat.permute({1, 0, 2}).contiguous(),
+                                                q_rope.squeeze(1).contiguous(), ca, cb,
+                                                ctx.slot_idx, ctx.pos_bt.select(1, 0) + 1, scale_);
         Tensor o = at::matmul(o_lat.permute({1, 0, 2}), w.narrow(1, dn, dv).transpose(1, 2));
         return att.o(o.permute({1, 0, 2}).reshape({B, 1, nH * dv}));  // o: [nH, B, dv]
       }
       q_lat = q_lat.view({nH, B, T, kvr}).permute({1, 0, 2, 3}).unsqueeze(1);  // [B,1,nH,T,kvr]
-      Tensor qr = q_rope.permute({0, 2, 1, 3}).unsqueeze(1);                    // [B,1,nH,T,dr]
-      Tensor lat = gather_slots(ca, ctx).unsqueeze(1);  // [B, 1, Lk, kvr]
-      Tensor kro = gather_slots(cb, ctx).unsqueeze(1);  // [B, 1, Lk, dr]
+      Tensor qr = q_rope.permute({0, 2, 1, 3}).unsqueeze(1);                   // [B,1,nH,T,dr]
+      Tensor lat = gather_slots(ca, ctx).unsqueeze(1);                         // [B, 1, Lk, kvr]
+      Tensor kro = gather_slots(cb, ctx).unsqueeze(1);                         // [B, 1, Lk, dr]
       Tensor s = scores_of(q_lat, lat, scale_).add_(scores_of(qr, kro, scale_));
       Tensor p = attend_probs(s, ctx.mask, dtype_);
       Tensor o_lat = apply_probs(p, lat).squeeze(1);  // [B, nH, T, kvr]

@@ -23,8 +23,8 @@ void check_in_transformers(const json& cfg, const std::string& name) {
   auto m = build_model(cfg, 99);
   if (m->args().n_routed_experts > 0) {
     // Non-zero correction bias so transformers must read it to route the same way.
-    at::Tensor load = at::randint(0, 20, {m->args().num_moe_layers(), m->args().n_routed_experts},
-                                  at::kLong);
+    at::Tensor load =
+        at::randint(0, 20, {m->args().num_moe_layers(), m->args().n_routed_experts}, at::kLong);
     m->update_expert_bias(load, 0.05);
   }
   std::string dir = testing::temp_dir("hf_" + name);
@@ -39,40 +39,75 @@ void check_in_transformers(const json& cfg, const std::string& name) {
 }
 
 TEST(HfRoundTrip, DeepSeekV3SavedByGrpoLoadsInTransformersWithSameLogits) {
-  check_in_transformers(
-      json{{"model_type", "deepseek_v3"}, {"vocab_size", 131}, {"hidden_size", 48},
-           {"intermediate_size", 64}, {"num_hidden_layers", 3}, {"num_attention_heads", 3},
-           {"num_key_value_heads", 3}, {"kv_lora_rank", 16}, {"q_lora_rank", 20},
-           {"qk_nope_head_dim", 8}, {"qk_rope_head_dim", 4}, {"v_head_dim", 12},
-           {"n_routed_experts", 6}, {"n_shared_experts", 2}, {"num_experts_per_tok", 3},
-           {"moe_intermediate_size", 8}, {"n_group", 3}, {"topk_group", 2},
-           {"first_k_dense_replace", 1}, {"routed_scaling_factor", 1.5},
-           {"initializer_range", 0.15}, {"num_nextn_predict_layers", 0},
-           {"rope_parameters", {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 2.0},
-                                {"original_max_position_embeddings", 32}, {"mscale", 0.9},
-                                {"mscale_all_dim", 0.7}}}},
-      "deepseek_v3");
+  check_in_transformers(json{{"model_type", "deepseek_v3"},
+                             {"vocab_size", 131},
+                             {"hidden_size", 48},
+                             {"intermediate_size", 64},
+                             {"num_hidden_layers", 3},
+                             {"num_attention_heads", 3},
+                             {"num_key_value_heads", 3},
+                             {"kv_lora_rank", 16},
+                             {"q_lora_rank", 20},
+                             {"qk_nope_head_dim", 8},
+                             {"qk_rope_head_dim", 4},
+                             {"v_head_dim", 12},
+                             {"n_routed_experts", 6},
+                             {"n_shared_experts", 2},
+                             {"num_experts_per_tok", 3},
+                             {"moe_intermediate_size", 8},
+                             {"n_group", 3},
+                             {"topk_group", 2},
+                             {"first_k_dense_replace", 1},
+                             {"routed_scaling_factor", 1.5},
+                             {"initializer_range", 0.15},
+                             {"num_nextn_predict_layers", 0},
+                             {"rope_parameters",
+                              {{"rope_type", "yarn"},
+                               {"rope_theta", 10000.0},
+                               {"factor", 2.0},
+                               {"original_max_position_embeddings", 32},
+                               {"mscale", 0.9},
+                               {"mscale_all_dim", 0.7}}}},
+                        "deepseek_v3");
 }
 
 TEST(HfRoundTrip, DeepSeekV2SoftmaxGroupLimitedGreedyLoadsInTransformersWithSameLogits) {
-  check_in_transformers(
-      json{{"model_type", "deepseek_v2"}, {"vocab_size", 77}, {"hidden_size", 32},
-           {"intermediate_size", 48}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
-           {"num_key_value_heads", 2}, {"kv_lora_rank", 16}, {"q_lora_rank", nullptr},
-           {"qk_nope_head_dim", 8}, {"qk_rope_head_dim", 4}, {"v_head_dim", 8},
-           {"n_routed_experts", 8}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2},
-           {"moe_intermediate_size", 8}, {"n_group", 4}, {"topk_group", 2},
-           {"topk_method", "group_limited_greedy"}, {"norm_topk_prob", false},
-           {"routed_scaling_factor", 1.0}, {"first_k_dense_replace", 1},
-           {"initializer_range", 0.2}},
-      "deepseek_v2");
+  check_in_transformers(json{{"model_type", "deepseek_v2"},
+                             {"vocab_size", 77},
+                             {"hidden_size", 32},
+                             {"intermediate_size", 48},
+                             {"num_hidden_layers", 2},
+                             {"num_attention_heads", 2},
+                             {"num_key_value_heads", 2},
+                             {"kv_lora_rank", 16},
+                             {"q_lora_rank", nullptr},
+                             {"qk_nope_head_dim", 8},
+                             {"qk_rope_head_dim", 4},
+                             {"v_head_dim", 8},
+                             {"n_routed_experts", 8},
+                             {"n_shared_experts", 1},
+                             {"num_experts_per_tok", 2},
+                             {"moe_intermediate_size", 8},
+                             {"n_group", 4},
+                             {"topk_group", 2},
+                             {"topk_method", "group_limited_greedy"},
+                             {"norm_topk_prob", false},
+                             {"routed_scaling_factor", 1.0},
+                             {"first_k_dense_replace", 1},
+                             {"initializer_range", 0.2}},
+                        "deepseek_v2");
 }
 
 TEST(HfRoundTrip, Qwen3SavedByGrpoLoadsInTransformersWithSameLogits) {
-  check_in_transformers(json{{"model_type", "qwen3"}, {"vocab_size", 90}, {"hidden_size", 32},
-                             {"intermediate_size", 40}, {"num_hidden_layers", 2},
-                             {"num_attention_heads", 4}, {"num_key_value_heads", 2},
-                             {"head_dim", 16}, {"tie_word_embeddings", true},
+  check_in_transformers(json{{"model_type", "qwen3"},
+                             {"vocab_size", 90},
+                             {"hidden_size", 32},
+                             {"intermediate_size", 40},
+                             {"num_hidden_layers", 2},
+                             {"num_attention_heads", 4},
+                             {"num_key_value_heads", 2},
+                             {"head_dim", 16},
+                             {"tie_word_embeddings", true},
                              {"initializer_range", 0.2}},
                         "qwen3");
 }

@@ -1,12 +1,13 @@
 // tests/models/model_args_test.cpp: config.json parsing — HF defaults, explicit errors for
 // unsupported values naming the key, unknown keys listed, YaRN softmax scale by hand.
+#include "models/model_args.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "models/model_args.h"
 
 namespace grpo::models {
 namespace {
@@ -14,18 +15,29 @@ namespace {
 using nlohmann::json;
 
 json llama() {
-  return json{{"model_type", "llama"},       {"vocab_size", 100},        {"hidden_size", 32},
-              {"intermediate_size", 64},     {"num_hidden_layers", 2},   {"num_attention_heads", 4},
-              {"num_key_value_heads", 2},    {"rope_theta", 500000.0}};
+  return json{{"model_type", "llama"},    {"vocab_size", 100},      {"hidden_size", 32},
+              {"intermediate_size", 64},  {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+              {"num_key_value_heads", 2}, {"rope_theta", 500000.0}};
 }
 
 json deepseek() {
-  return json{{"model_type", "deepseek_v3"}, {"vocab_size", 100},  {"hidden_size", 32},
-              {"intermediate_size", 64},     {"num_hidden_layers", 3}, {"num_attention_heads", 4},
-              {"kv_lora_rank", 16},          {"q_lora_rank", nullptr}, {"qk_nope_head_dim", 8},
-              {"qk_rope_head_dim", 4},       {"v_head_dim", 8},     {"n_routed_experts", 8},
-              {"num_experts_per_tok", 2},    {"moe_intermediate_size", 8}, {"n_group", 2},
-              {"topk_group", 1},             {"first_k_dense_replace", 1}};
+  return json{{"model_type", "deepseek_v3"},
+              {"vocab_size", 100},
+              {"hidden_size", 32},
+              {"intermediate_size", 64},
+              {"num_hidden_layers", 3},
+              {"num_attention_heads", 4},
+              {"kv_lora_rank", 16},
+              {"q_lora_rank", nullptr},
+              {"qk_nope_head_dim", 8},
+              {"qk_rope_head_dim", 4},
+              {"v_head_dim", 8},
+              {"n_routed_experts", 8},
+              {"num_experts_per_tok", 2},
+              {"moe_intermediate_size", 8},
+              {"n_group", 2},
+              {"topk_group", 1},
+              {"first_k_dense_replace", 1}};
 }
 
 std::string error_of(const json& j) {
@@ -73,8 +85,10 @@ TEST(ModelArgs, DeepSeekMoeLayersStartAfterTheDenseOnes) {
 
 TEST(ModelArgs, YarnMscaleAllDimScalesTheSoftmax) {
   json j = deepseek();
-  j["rope_scaling"] = {{"type", "yarn"}, {"factor", 40.0}, {"original_max_position_embeddings", 4096},
-                       {"mscale", 1.0}, {"mscale_all_dim", 1.0}, {"beta_fast", 32}, {"beta_slow", 1}};
+  j["rope_scaling"] = {
+      {"type", "yarn"}, {"factor", 40.0},        {"original_max_position_embeddings", 4096},
+      {"mscale", 1.0},  {"mscale_all_dim", 1.0}, {"beta_fast", 32},
+      {"beta_slow", 1}};
   ModelArgs a = parse_model_args(j);
   EXPECT_EQ(a.rope.type, "yarn");
   double m = 0.1 * std::log(40.0) + 1.0;  // DeepSeek-V3 inference/model.py
@@ -125,9 +139,9 @@ TEST(ModelArgs, UnknownKeysAreListedNotFatal) {
 
 TEST(ModelArgs, HfConfigRoundTripKeepsEveryValue) {
   json j = deepseek();
-  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 4.0},
-                          {"original_max_position_embeddings", 64}, {"mscale", 0.7},
-                          {"mscale_all_dim", 0.9}};
+  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 10000.0},
+                          {"factor", 4.0},       {"original_max_position_embeddings", 64},
+                          {"mscale", 0.7},       {"mscale_all_dim", 0.9}};
   ModelArgs a = parse_model_args(j);
   ModelArgs b = parse_model_args(to_hf_config(a));
   EXPECT_EQ(b.n_group, a.n_group);

@@ -26,13 +26,26 @@ using testing::max_abs_diff;
 using testing::temp_dir;
 
 json deepseek(int mtp = 0, double aux = 0.0) {
-  return json{{"model_type", "deepseek_v3"}, {"vocab_size", 97}, {"hidden_size", 32},
-              {"intermediate_size", 48}, {"num_hidden_layers", 3}, {"num_attention_heads", 2},
-              {"kv_lora_rank", 16}, {"q_lora_rank", 12}, {"qk_nope_head_dim", 8},
-              {"qk_rope_head_dim", 4}, {"v_head_dim", 8}, {"n_routed_experts", 8},
-              {"n_shared_experts", 1}, {"num_experts_per_tok", 2}, {"moe_intermediate_size", 8},
-              {"n_group", 4}, {"topk_group", 2}, {"first_k_dense_replace", 1},
-              {"num_nextn_predict_layers", mtp}, {"aux_loss_alpha", aux},
+  return json{{"model_type", "deepseek_v3"},
+              {"vocab_size", 97},
+              {"hidden_size", 32},
+              {"intermediate_size", 48},
+              {"num_hidden_layers", 3},
+              {"num_attention_heads", 2},
+              {"kv_lora_rank", 16},
+              {"q_lora_rank", 12},
+              {"qk_nope_head_dim", 8},
+              {"qk_rope_head_dim", 4},
+              {"v_head_dim", 8},
+              {"n_routed_experts", 8},
+              {"n_shared_experts", 1},
+              {"num_experts_per_tok", 2},
+              {"moe_intermediate_size", 8},
+              {"n_group", 4},
+              {"topk_group", 2},
+              {"first_k_dense_replace", 1},
+              {"num_nextn_predict_layers", mtp},
+              {"aux_loss_alpha", aux},
               {"initializer_range", 0.2}};
 }
 
@@ -199,18 +212,25 @@ void expect_decode_matches_forward(const json& cfg) {
 }
 
 TEST(Dense, LlamaWithGqaDecodesLikeItsForward) {
-  expect_decode_matches_forward(json{{"model_type", "llama"}, {"vocab_size", 50}, {"hidden_size", 32},
-                                     {"intermediate_size", 40}, {"num_hidden_layers", 2},
-                                     {"num_attention_heads", 4}, {"num_key_value_heads", 1},
-                                     {"initializer_range", 0.2},
-                                     {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0},
-                                                       {"original_max_position_embeddings", 16}}}});
+  expect_decode_matches_forward(
+      json{{"model_type", "llama"},
+           {"vocab_size", 50},
+           {"hidden_size", 32},
+           {"intermediate_size", 40},
+           {"num_hidden_layers", 2},
+           {"num_attention_heads", 4},
+           {"num_key_value_heads", 1},
+           {"initializer_range", 0.2},
+           {"rope_scaling",
+            {{"rope_type", "llama3"}, {"factor", 8.0}, {"original_max_position_embeddings", 16}}}});
 }
 
 TEST(Dense, Qwen2WithQkvBiasAndTiedEmbeddingsDecodesLikeItsForward) {
-  json cfg{{"model_type", "qwen2"}, {"vocab_size", 50}, {"hidden_size", 32},
-           {"intermediate_size", 40}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-           {"num_key_value_heads", 2}, {"tie_word_embeddings", true}, {"initializer_range", 0.2}};
+  json cfg{{"model_type", "qwen2"},    {"vocab_size", 50},
+           {"hidden_size", 32},        {"intermediate_size", 40},
+           {"num_hidden_layers", 2},   {"num_attention_heads", 4},
+           {"num_key_value_heads", 2}, {"tie_word_embeddings", true},
+           {"initializer_range", 0.2}};
   expect_decode_matches_forward(cfg);
   auto m = build_model(cfg, 1);
   bool has_bias = false, has_head = false;
@@ -247,7 +267,8 @@ TEST(Precision, Bf16ModelDecodesLikeItsForwardAndCloseToFp32) {
 }
 
 TEST(Build, SameSeedSameWeightsAndBadDtypeIsAnError) {
-  auto a = build_model(deepseek(), 4), b = build_model(deepseek(), 4), c = build_model(deepseek(), 5);
+  auto a = build_model(deepseek(), 4), b = build_model(deepseek(), 4),
+       c = build_model(deepseek(), 5);
   EXPECT_TRUE(a->lm_head_weight().equal(b->lm_head_weight()));
   EXPECT_FALSE(a->lm_head_weight().equal(c->lm_head_weight()));
   EXPECT_THROW(build_model(deepseek(), 1, "int4"), Error);

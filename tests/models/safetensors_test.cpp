@@ -1,6 +1,8 @@
 // tests/models/safetensors_test.cpp: the safetensors reader/writer — round trips of every
 // float dtype, a file transformers wrote, sharded directories, and each malformed-file
 // case failing with a grpo::Error that names the file and the tensor.
+#include "models/safetensors.h"
+
 #include <ATen/ops/arange.h>
 #include <ATen/ops/randn.h>
 #include <gtest/gtest.h>
@@ -11,7 +13,6 @@
 
 #include "core/error.h"
 #include "models/causal_lm.h"
-#include "models/safetensors.h"
 #include "test_util.h"
 
 namespace grpo::models {
@@ -82,8 +83,7 @@ TEST(Safetensors, BadHeaderLengthNamesTheFile) {
 
 TEST(Safetensors, OffsetsOutsideTheFileNameTheTensor) {
   std::string dir = temp_dir("st_offsets");
-  std::string p = write_raw(
-      dir, R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8);
+  std::string p = write_raw(dir, R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8);
   std::string e = error_of([&] { SafetensorsFile f(p); });
   EXPECT_NE(e.find("'w'"), std::string::npos) << e;
   EXPECT_NE(e.find("outside"), std::string::npos) << e;
@@ -91,8 +91,7 @@ TEST(Safetensors, OffsetsOutsideTheFileNameTheTensor) {
 
 TEST(Safetensors, ByteSizeNotMatchingTheShapeIsAnError) {
   std::string dir = temp_dir("st_size");
-  std::string p = write_raw(
-      dir, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16);
+  std::string p = write_raw(dir, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16);
   std::string e = error_of([&] { SafetensorsFile f(p); });
   EXPECT_NE(e.find("'w'"), std::string::npos) << e;
   EXPECT_NE(e.find("needs 12"), std::string::npos) << e;
@@ -100,8 +99,7 @@ TEST(Safetensors, ByteSizeNotMatchingTheShapeIsAnError) {
 
 TEST(Safetensors, UnknownDtypeNamesTheTensorAndDtype) {
   std::string dir = temp_dir("st_dtype");
-  std::string p = write_raw(
-      dir, R"({"w":{"dtype":"F8_E9","shape":[4],"data_offsets":[0,4]}})", 4);
+  std::string p = write_raw(dir, R"({"w":{"dtype":"F8_E9","shape":[4],"data_offsets":[0,4]}})", 4);
   std::string e = error_of([&] { SafetensorsFile f(p); });
   EXPECT_NE(e.find("'w'"), std::string::npos) << e;
   EXPECT_NE(e.find("F8_E9"), std::string::npos) << e;
@@ -163,12 +161,14 @@ TEST(Checkpoint, ShardedIndexLoadsLikeOneFileAndAMissingShardIsNamed) {
   save_safetensors(dir + "/model-00001-of-00002.safetensors", a);
   save_safetensors(dir + "/model-00002-of-00002.safetensors", b);
   file::remove_file(dir + "/model.safetensors");
-  std::ofstream(dir + "/model.safetensors.index.json") << nlohmann::json{{"weight_map", map}}.dump();
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << nlohmann::json{{"weight_map", map}}.dump();
   auto sharded = load_model(dir);
   auto single = load_model(fixture("qwen3_tiny"));
   auto s1 = sharded->state(), s2 = single->state();
   ASSERT_EQ(s1.size(), s2.size());
-  for (size_t i = 0; i < s1.size(); ++i) EXPECT_TRUE(s1[i].second.equal(s2[i].second)) << s1[i].first;
+  for (size_t i = 0; i < s1.size(); ++i)
+    EXPECT_TRUE(s1[i].second.equal(s2[i].second)) << s1[i].first;
 
   file::remove_file(dir + "/model-00002-of-00002.safetensors");
   std::string e = error_of([&] { load_model(dir); });
