@@ -27,10 +27,10 @@ std::tuple<at::Tensor, at::Tensor> mla_decode(const at::Tensor& q_latent, const 
                              /*check_values=*/false);
   const int64_t b = q_latent.size(0), hq = q_latent.size(1), dc = q_latent.size(2);
   const int64_t dr = q_rope.size(2);
-  if (dc > kMlaMaxLatent || dr > kMlaMaxRope) {
+  if (dc > kMlaMaxLatent || dr > kMlaMaxRope || dc % 2 != 0 || dr % 2 != 0) {
     grpo::log::once("mla_decode_cuda_limits", grpo::log::Level::kWarn,
                     grpo::str("mla_decode: latent ", dc, " / rope ", dr,
-                              " beyond the CUDA kernel's limits; using the reference"));
+                              " outside the CUDA kernel's limits (even, <= 512 / 128); using the reference"));
     return ref::mla_decode(q_latent, q_rope, kv_latent, k_rope, slots, lengths, softmax_scale);
   }
   c10::cuda::CUDAGuard guard(q_latent.device());

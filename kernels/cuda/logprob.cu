@@ -28,6 +28,26 @@ struct Online {
       t += e * z;
     }
   }
+  // Adds n values at once: one rescale for the group, then n exponentials.
+  template <int n>
+  __device__ __forceinline__ void add_group(const float (&z)[n]) {
+    float gm = z[0];
+#pragma unroll
+    for (int q = 1; q < n; ++q) gm = fmaxf(gm, z[q]);
+    if (gm == -INFINITY) return;  // every value is -inf: contributes nothing
+    if (gm > m) {
+      const float c = __expf(m - gm);  // m = -inf -> 0
+      s *= c;
+      t *= c;
+      m = gm;
+    }
+#pragma unroll
+    for (int q = 0; q < n; ++q) {
+      const float e = __expf(z[q] - m);
+      s += e;
+      t += e * z[q];
+    }
+  }
   __device__ __forceinline__ void merge(float om, float os, float ot) {
     if (om == -INFINITY) return;
     if (m == -INFINITY) { m = om; s = os; t = ot; return; }
@@ -54,8 +74,10 @@ __global__ void logprob_fwd_kernel(LogprobFwdParams p) {
     for (int64_t i = threadIdx.x; i < nvec; i += blockDim.x) {
       uint4 raw = __ldg(v4 + i);
       const T* e = reinterpret_cast<const T*>(&raw);
+      float z[kVec];
 #pragma unroll
-      for (int q = 0; q < kVec; ++q) o.add(to_f(e[q]) * p.inv_t);
+      for (int q = 0; q < kVec; ++q) z[q] = to_f(e[q]) * p.inv_t;
+      o.add_group(z);
     }
     j0 = nvec * kVec;
   }

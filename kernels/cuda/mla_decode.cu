@@ -3,11 +3,13 @@
 // Grid (split, batch row, head group of kHeads). A block keeps its kHeads query rows
 // (latent + rope, pre-scaled, fp32) in shared memory and walks its range of cached tokens
 // in tiles of kTile: the tile of [latent | rope] keys is staged in shared memory once and
-// serves every head of the group (the latent doubles as the value), scores come from
-// warp-cooperative dot products, an online softmax rescales the fp32 accumulators
-// (kHeads x 2 latent columns per thread), and each split writes a normalised partial
-// output and its log-sum-exp. A second kernel merges the splits (flash-decoding).
-// CUDA cores only; a tensor-core (wgmma) variant is the known next step for wide groups.
+// serves every head of the group (the latent doubles as the value). Scores: lane = token,
+// warp = pair of heads, each thread a full-width dot product over element pairs (key rows
+// padded so the 32 lanes hit 32 banks; queries are warp broadcasts). An online softmax
+// rescales the fp32 accumulators (kHeads x 2 latent columns per thread) and each split
+// writes a normalised partial output and its log-sum-exp; a second kernel merges the
+// splits (flash-decoding). CUDA cores only; a tensor-core (wgmma) variant is the known
+// next step for wide head groups.
 #include <algorithm>
 
 #include "core/error.h"
@@ -20,17 +22,30 @@ constexpr int kThreads = 256;
 constexpr int kHeads = 16;  // query heads per block
 constexpr int kTile = 32;   // cached tokens per tile
 constexpr int kCols = kMlaMaxLatent / kThreads;  // latent columns per thread
+static_assert(kTile == 32 && kThreads / 32 * 2 == kHeads, "score layout: lane = token, warp = 2 heads");
+
+// Row stride of the staged keys: D plus padding so that consecutive rows start in
+// different banks (D even).
+__host__ __device__ inline int padded_width(int d) { return d + ((d / 2) % 2 == 0 ? 2 : 4); }
+
+__device__ __forceinline__ float2 load_pair(const float* p) { return *reinterpret_cast<const float2*>(p); }
+__device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+}
+__device__ __forceinline__ float2 load_pair(const __half* p) {
+  return __half22float2(*reinterpret_cast<const __half2*>(p));
+}
 
 template <class T>
 __global__ void __launch_bounds__(kThreads) mla_split_kernel(MlaDecodeParams p) {
   extern __shared__ float smem[];
-  const int D = p.d_latent + p.d_rope;
+  const int D = p.d_latent + p.d_rope, Dp = padded_width(D);
   float* q_s = smem;                          // [kHeads][D]
-  float* s_s = q_s + kHeads * D;              // [kHeads][kTile] scores, then probabilities
+  float* s_s = q_s + kHeads * D;              // [kTile][kHeads] scores, then probabilities
   float* m_s = s_s + kHeads * kTile;          // [kHeads] running max
   float* l_s = m_s + kHeads;                  // [kHeads] running sum
   float* c_s = l_s + kHeads;                  // [kHeads] rescale of this tile
-  T* k_s = reinterpret_cast<T*>(c_s + kHeads);  // [kTile][D]
+  T* k_s = reinterpret_cast<T*>(c_s + kHeads);  // [kTile][Dp]
 
   const int split = blockIdx.x, b = blockIdx.y, h0 = blockIdx.z * kHeads;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -65,29 +80,35 @@ __global__ void __launch_bounds__(kThreads) mla_split_kernel(MlaDecodeParams p) 
     for (int i = tid; i < nt * D; i += kThreads) {
       const int tt = i / D, d = i % D;
       const int64_t t = t0 + tt;
-      k_s[i] = d < p.d_latent ? kv[t * p.kv_st + d] : kr[t * p.kr_st + d - p.d_latent];
+      k_s[tt * Dp + d] = d < p.d_latent ? kv[t * p.kv_st + d] : kr[t * p.kr_st + d - p.d_latent];
     }
     __syncthreads();
-    for (int pair = warp; pair < kHeads * kTile; pair += kThreads / 32) {
-      const int h = pair / kTile, tt = pair % kTile;
-      float s = 0.f;
-      if (tt < nt) {
-        const float* qh = q_s + h * D;
-        const T* kt = k_s + tt * D;
-        for (int d = lane; d < D; d += 32) s += qh[d] * to_f(kt[d]);
-        s = warp_sum(s);
+    {  // scores of token `lane` for heads 2*warp and 2*warp+1
+      const float* qa = q_s + (2 * warp) * D;
+      const float* qb = qa + D;
+      const T* kt = k_s + lane * Dp;
+      float sa = 0.f, sb = 0.f;
+      if (lane < nt) {
+        for (int d = 0; d < D; d += 2) {
+          const float2 k2 = load_pair(kt + d);
+          const float2 xa = *reinterpret_cast<const float2*>(qa + d);
+          const float2 xb = *reinterpret_cast<const float2*>(qb + d);
+          sa += xa.x * k2.x + xa.y * k2.y;
+          sb += xb.x * k2.x + xb.y * k2.y;
+        }
       }
-      if (lane == 0) s_s[pair] = tt < nt ? s : -INFINITY;
+      s_s[lane * kHeads + 2 * warp] = lane < nt ? sa : -INFINITY;
+      s_s[lane * kHeads + 2 * warp + 1] = lane < nt ? sb : -INFINITY;
     }
     __syncthreads();
     if (tid < kHeads) {
       float mx = m_s[tid];
-      for (int tt = 0; tt < nt; ++tt) mx = fmaxf(mx, s_s[tid * kTile + tt]);
+      for (int tt = 0; tt < nt; ++tt) mx = fmaxf(mx, s_s[tt * kHeads + tid]);
       const float corr = __expf(m_s[tid] - mx);  // first tile: exp(-inf) = 0
       float sum = 0.f;
       for (int tt = 0; tt < kTile; ++tt) {
-        const float e = tt < nt ? __expf(s_s[tid * kTile + tt] - mx) : 0.f;
-        s_s[tid * kTile + tt] = e;
+        const float e = tt < nt ? __expf(s_s[tt * kHeads + tid] - mx) : 0.f;
+        s_s[tt * kHeads + tid] = e;
         sum += e;
       }
       l_s[tid] = l_s[tid] * corr + sum;
@@ -100,12 +121,18 @@ __global__ void __launch_bounds__(kThreads) mla_split_kernel(MlaDecodeParams p) 
 #pragma unroll
       for (int c = 0; c < kCols; ++c) acc[h][c] *= c_s[h];
     for (int tt = 0; tt < nt; ++tt) {
+      float pr[kHeads];  // probabilities of token tt for the kHeads heads (4 x 16 bytes)
+#pragma unroll
+      for (int q = 0; q < kHeads / 4; ++q) {
+        const float4 v4 = reinterpret_cast<const float4*>(s_s + tt * kHeads)[q];
+        pr[4 * q] = v4.x; pr[4 * q + 1] = v4.y; pr[4 * q + 2] = v4.z; pr[4 * q + 3] = v4.w;
+      }
 #pragma unroll
       for (int c = 0; c < kCols; ++c) {
         const int col = tid + c * kThreads;
-        const float v = col < p.d_latent ? to_f(k_s[tt * D + col]) : 0.f;
+        const float v = col < p.d_latent ? to_f(k_s[tt * Dp + col]) : 0.f;
 #pragma unroll
-        for (int h = 0; h < kHeads; ++h) acc[h][c] += s_s[h * kTile + tt] * v;
+        for (int h = 0; h < kHeads; ++h) acc[h][c] += pr[h] * v;
       }
     }
     __syncthreads();
@@ -170,11 +197,14 @@ void mla_decode(const MlaDecodeParams& p) {
                   p.d_rope <= kMlaMaxRope,
               "mla_decode (CUDA): latent width must be in [1, ", kMlaMaxLatent,
               "] and rope width in [0, ", kMlaMaxRope, "]; got ", p.d_latent, ", ", p.d_rope);
+  GRPO_ENSURE(p.d_latent % 2 == 0 && p.d_rope % 2 == 0,
+              "mla_decode (CUDA): latent and rope widths must be even; got ", p.d_latent, ", ",
+              p.d_rope);
   const int D = p.d_latent + p.d_rope;
   dispatch_dtype(p.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const size_t smem = sizeof(float) * (kHeads * D + kHeads * kTile + 3 * kHeads) +
-                        sizeof(T) * kTile * D;
+    const size_t smem = sizeof(float) * (kHeads * D + kTile * kHeads + 3 * kHeads) +
+                        sizeof(T) * kTile * padded_width(D);
     GRPO_CUDA_CHECK(cudaFuncSetAttribute(mla_split_kernel<T>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(smem)));
