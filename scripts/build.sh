@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${GRPO_BUILD_DIR:-build}
 JOBS=${GRPO_JOBS:-2}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/grpo-ccache}
+# Paths relative to the checkout, so a fresh clone elsewhere still hits the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(pwd)}
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 ccache -M 10G >/dev/null 2>&1 || true
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
