@@ -13,5 +13,6 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${GRPO_CMAKE_ARGS:-} >"$BUILD_DIR.configure.log" 2>&1 \
     || { cat "$BUILD_DIR.configure.log"; exit 1; }
 fi
-cmake --build "$BUILD_DIR" -j "$JOBS" -- --no-print-directory 2>&1 | grep -v -E '^\[ *[0-9]+%\] (Building|Linking|Built)' || true
-cmake --build "$BUILD_DIR" -j "$JOBS" >/dev/null
+# Progress lines are dropped; warnings and errors stay. pipefail keeps the build's status.
+cmake --build "$BUILD_DIR" -j "$JOBS" -- --no-print-directory 2>&1 \
+  | { grep -v -E '^\[ *[0-9]+%\] (Building|Linking|Built|Generating|Automatic)' || true; }
