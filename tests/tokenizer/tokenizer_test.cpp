@@ -373,6 +373,32 @@ TEST(TokenizerHandMade, MalformedFilesNameTheFileAndTheField) {
   }
 }
 
+TEST(TokenizerHandMade, DamagedFilesOnlyEverThrowGrpoError) {
+  // Truncations and byte flips of a real (small) tokenizer.json: loading either works or
+  // throws grpo::Error with the origin in the message; never another exception or a crash.
+  const std::string good = fs::read_file(std::string(GRPO_SOURCE_DIR) +
+                                         "/tests/tokenizer/fixtures/added_lstrip_single_word.json");
+  uint32_t x = 7;
+  auto next = [&] { return (x = x * 1664525u + 1013904223u) >> 8; };
+  int errors = 0;
+  for (int k = 0; k < 300; ++k) {
+    std::string bad = good;
+    if (k % 2 == 0) {
+      bad.resize(next() % good.size());
+    } else {
+      for (int f = 0; f < 3; ++f) bad[next() % bad.size()] = "\"{}[],: 0a\\\xff"[next() % 12];
+    }
+    try {
+      const Tokenizer t = Tokenizer::from_json(bad, "damaged.json");
+      (void)t.decode(t.encode("x<mask>y [SEP] 12"));
+    } catch (const Error& e) {
+      ++errors;
+      EXPECT_NE(std::string(e.what()).find("damaged.json"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_GT(errors, 150);
+}
+
 TEST(TokenizerUnicode, LossyDecodingReplacesMaximalSubparts) {
   // The example of the Unicode Standard (ch. 3, "U+FFFD Substitution of Maximal Subparts"):
   // 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 -> a FFFD FFFD FFFD b FFFD c FFFD FFFD d.
