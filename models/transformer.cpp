@@ -757,6 +757,22 @@ class Transformer final : public CausalLM {
           rope_.apply(kv.narrow(-1, kvr, dr).unsqueeze(2), cos, sin).squeeze(2);  // [B,T,dr]
       ca.index_put_({ctx.slot_bt, ctx.pos_bt}, c);
       cb.index_put_({ctx.slot_bt, ctx.pos_bt}, kr);
+      // Many new tokens (a long prompt): expanding the cached latents through kv_b_proj once
+      // is cheaper than the absorbed form, whose per-score width is kvr + dr instead of
+      // dn + dr. Per (head, key) the absorbed form costs T (2 kvr + dr) multiply-adds, the
+      // expanded one kvr (dn + dv) + T (dn + dr + dv).
+      if (T * (2 * kvr + dr) > kvr * (dn + dv) + T * (dn + dr + dv)) {
+        Tensor lat = gather_slots(ca, ctx);                         // [B, Lk, kvr]
+        Tensor kro = gather_slots(cb, ctx);                         // [B, Lk, dr]
+        Tensor kvb = att.kv_b(lat).view({B, ctx.lk, nH, dn + dv});  // [B, Lk, nH, dn+dv]
+        Tensor k = at::cat({kvb.narrow(-1, 0, dn), kro.unsqueeze(2).expand({B, ctx.lk, nH, dr})},
+                           -1);                                  // [B, Lk, nH, dn+dr]
+        Tensor q = at::cat({qf.narrow(-1, 0, dn), q_rope}, -1);  // [B, T, nH, dn+dr]
+        Tensor o = at::scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), kvb.narrow(-1, dn, dv).transpose(1, 2),
+            ctx.mask.squeeze(1), 0.0, false, scale_);  // [B, nH, T, dv]
+        return att.o(o.transpose(1, 2).reshape({B, T, nH * dv}));
+      }
       // Absorb W_UK into the query: q_lat[h] = q_nope[h] @ W_UK[h], W_UK[h]: [dn, kvr].
       Tensor w = att.kv_b.w.view({nH, dn + dv, kvr});
       Tensor q_nope = qf.narrow(-1, 0, dn).permute({2, 0, 1, 3}).reshape({nH, B * T, dn});

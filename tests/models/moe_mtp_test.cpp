@@ -242,6 +242,26 @@ TEST(Dense, Qwen2WithQkvBiasAndTiedEmbeddingsDecodesLikeItsForward) {
   EXPECT_FALSE(has_head);  // tied: saved once, as transformers does
 }
 
+TEST(Mla, LongPrefillExpandsLatentsAndStillMatchesTheForward) {
+  // 24 new tokens take the expanded-latent prefill path (see attn_decode), the following
+  // steps the absorbed one; both must agree with the training forward.
+  auto m = build_model(deepseek(), 23);
+  c10::NoGradGuard ng;
+  at::Tensor ids = at::randint(0, 97, {2, 28}, at::kLong);
+  at::Tensor want = m->logits(m->forward(ids, {}, {}).hidden);
+  auto cache = m->make_cache(3, 28);
+  at::Tensor first = m->decode(*cache, {2, 0}, ids.narrow(1, 0, 24));
+  EXPECT_LE(max_abs_diff(first, want.select(1, 23)), 1e-4);
+  // A second long chunk on top of a non-empty slot (different lengths: slot 1 is empty).
+  m->decode(*cache, {1}, ids.narrow(0, 0, 1).narrow(1, 0, 2));
+  at::Tensor next = m->decode(*cache, {1}, ids.narrow(0, 0, 1).narrow(1, 2, 24));
+  EXPECT_LE(max_abs_diff(next[0], want[0][25]), 1e-4);
+  for (int64_t t = 24; t < 28; ++t) {
+    at::Tensor got = m->decode(*cache, {2, 0}, ids.narrow(1, t, 1));
+    EXPECT_LE(max_abs_diff(got, want.select(1, t)), 1e-4) << t;
+  }
+}
+
 TEST(Precision, Bf16ModelDecodesLikeItsForwardAndCloseToFp32) {
   // bf16 through both attention paths (multi-token gather path and the single-token
   // kernels::mla_decode path); tolerances are bf16-sized, the fp32 tests are 1e-4.
