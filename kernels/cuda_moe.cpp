@@ -1,7 +1,7 @@
 // kernels/cuda_moe.cpp: tensor adapters of the MoE kernels (kernels/cuda/moe.cuh): the fused
 // gate, and permute / unpermute, each a custom autograd Function. The gate's backward
-// (gradient of the selected weights w.r.t. the logits, N x E) is a few ATen ops: it is
-// tiny next to the expert GEMMs and not worth a kernel.
+// (gradient of the selected weights w.r.t. the logits, N x E) is the closed form
+// ref::moe_gate_backward in a few ATen ops: tiny next to the expert GEMMs, not worth a kernel.
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
@@ -57,25 +57,13 @@ struct MoeGateFunction : public torch::autograd::Function<MoeGateFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &logits = saved[0], &idx = saved[1];
-    const bool sigmoid = ctx->saved_data["sigmoid"].toBool();
-    const bool norm = ctx->saved_data["norm"].toBool();
-    const double scale = ctx->saved_data["scale"].toDouble();
+    MoeGateOptions opt;
+    opt.sigmoid = ctx->saved_data["sigmoid"].toBool();
+    opt.norm_topk_prob = ctx->saved_data["norm"].toBool();
+    opt.routed_scaling_factor = ctx->saved_data["scale"].toDouble();
     if (!grads[1].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
-    at::Tensor g = grads[1].to(at::kFloat);
-    at::Tensor lf = logits.to(at::kFloat);
-    at::Tensor sc = sigmoid ? lf.sigmoid() : lf.softmax(-1);
-    at::Tensor s = sc.gather(1, idx);
-    at::Tensor ds;
-    if (norm) {  // w = c s / S, S = sum s + 1e-20
-      at::Tensor S = s.sum(-1, true).add(1e-20);
-      ds = g.div(S).sub(g.mul(s).sum(-1, true).div(S.mul(S))).mul(scale);
-    } else {
-      ds = g.mul(scale);
-    }
-    at::Tensor gs = at::zeros_like(sc).scatter_add_(1, idx, ds);
-    at::Tensor dl = sigmoid ? gs.mul(sc).mul(sc.neg().add(1.0))
-                            : sc.mul(gs.sub(gs.mul(sc).sum(-1, true)));
-    return {dl.to(logits.scalar_type()), at::Tensor(), at::Tensor()};
+    at::Tensor dl = ref::moe_gate_backward(logits, idx, grads[1], opt);
+    return {dl, at::Tensor(), at::Tensor()};
   }
 };
 

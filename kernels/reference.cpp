@@ -109,6 +109,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> moe_gate(const at::Tensor& logits
   return {idx, w, load};
 }
 
+at::Tensor moe_gate_backward(const at::Tensor& logits, const at::Tensor& topk_idx,
+                             const at::Tensor& grad_weight, const MoeGateOptions& opt) {
+  at::Tensor g = grad_weight.to(at::kFloat);
+  at::Tensor lf = logits.to(at::kFloat);
+  at::Tensor sc = opt.sigmoid ? lf.sigmoid() : lf.softmax(-1);
+  at::Tensor s = sc.gather(1, topk_idx);
+  at::Tensor ds;
+  if (opt.norm_topk_prob) {
+    at::Tensor S = s.sum(-1, true).add(1e-20);
+    ds = g.div(S).sub(g.mul(s).sum(-1, true).div(S.mul(S))).mul(opt.routed_scaling_factor);
+  } else {
+    ds = g.mul(opt.routed_scaling_factor);
+  }
+  at::Tensor gs = at::zeros_like(sc).scatter_add_(1, topk_idx, ds);
+  at::Tensor dl = opt.sigmoid ? gs.mul(sc).mul(sc.neg().add(1.0))
+                              : sc.mul(gs.sub(gs.mul(sc).sum(-1, true)));
+  return dl.to(logits.scalar_type());
+}
+
 MoeRouting moe_routing(const at::Tensor& topk_idx, int64_t num_experts) {
   TORCH_CHECK(topk_idx.defined() && topk_idx.dim() == 2 && topk_idx.scalar_type() == at::kLong,
               "moe_routing: topk_idx must be int64 [N, K], got ", topk_idx.sizes(), " ",

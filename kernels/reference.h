@@ -20,6 +20,15 @@ std::tuple<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::T
 std::tuple<at::Tensor, at::Tensor, at::Tensor> moe_gate(const at::Tensor& logits,
                                                         const at::Tensor& bias,
                                                         const MoeGateOptions& opt);
+// Gradient of moe_gate's topk_weight w.r.t. the logits, in closed form (used by the CUDA
+// gate's backward; the reference itself differentiates through autograd):
+// w_k = c s_k / S (S = sum_j s_j + 1e-20, or w_k = c s_k without normalisation) gives
+// ds_k = c (g_k / S - sum_j g_j s_j / S^2), scattered to the experts, then through the
+// sigmoid (s (1 - s)) or the softmax (s (gs - sum gs s)).
+//  logits: [N, E]; topk_idx: [N, K] int64; grad_weight: [N, K]. Returns [N, E] in
+//  logits' dtype.
+at::Tensor moe_gate_backward(const at::Tensor& logits, const at::Tensor& topk_idx,
+                             const at::Tensor& grad_weight, const MoeGateOptions& opt);
 MoeRouting moe_routing(const at::Tensor& topk_idx, int64_t num_experts);
 at::Tensor moe_permute(const at::Tensor& x, const MoeRouting& routing);
 at::Tensor moe_unpermute(const at::Tensor& y, const at::Tensor& weight, const MoeRouting& routing);

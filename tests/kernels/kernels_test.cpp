@@ -220,6 +220,24 @@ TEST(MoeGate, WeightGradientMatchesAnalyticForm) {
   }
 }
 
+TEST(MoeGate, ClosedFormBackwardUsedByTheCudaGateMatchesAutograd) {
+  // The CUDA gate's backward is ref::moe_gate_backward; check it on the CPU against
+  // autograd through the reference, for sigmoid + norm and softmax without norm.
+  auto g = gen(15);
+  for (bool sigmoid : {true, false}) {
+    gk::MoeGateOptions o;
+    o.top_k = 4; o.n_group = 4; o.topk_group = 2; o.sigmoid = sigmoid;
+    o.norm_topk_prob = sigmoid; o.routed_scaling_factor = 2.5;
+    at::Tensor logits = randn({6, 16}, g).requires_grad_(true);
+    at::Tensor bias = sigmoid ? randn({16}, g).mul(0.2) : at::Tensor();
+    auto [idx, w, load] = gk::moe_gate(logits, bias, o);
+    at::Tensor up = randn({6, o.top_k}, g);
+    at::Tensor expect = grad_of(w.mul(up).sum(), logits);
+    at::Tensor got = gk::ref::moe_gate_backward(logits.detach(), idx, up, o);
+    EXPECT_LT(max_abs_diff(got, expect), 1e-6) << (sigmoid ? "sigmoid" : "softmax");
+  }
+}
+
 TEST(MoeGate, RejectsTopKBeyondKeptGroups) {
   gk::MoeGateOptions o;
   o.top_k = 5; o.n_group = 4; o.topk_group = 1;  // only 2 experts survive of 8
