@@ -2,6 +2,7 @@
 // transformers (the venv's python, a real separate process) and gives the same logits,
 // for a DeepSeek-V3 model (MLA, MoE with a trained correction bias, YaRN) and a Qwen3 one.
 #include <ATen/ops/randint.h>
+#include <ATen/ops/randn.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
@@ -26,6 +27,14 @@ void check_in_transformers(const json& cfg, const std::string& name) {
     at::Tensor load =
         at::randint(0, 20, {m->args().num_moe_layers(), m->args().n_routed_experts}, at::kLong);
     m->update_expert_bias(load, 0.05);
+  }
+  {
+    // Biases and norm weights start at 0 and 1; make them matter.
+    c10::NoGradGuard ng;
+    for (auto& [n, t] : m->state()) {
+      if (file::ends_with(n, ".bias") || file::ends_with(n, "norm.weight"))
+        t.add_(at::randn(t.sizes()).mul_(0.2).to(t.scalar_type()));
+    }
   }
   std::string dir = testing::temp_dir("hf_" + name);
   save_model(*m, dir + "/ckpt");
@@ -96,6 +105,40 @@ TEST(HfRoundTrip, DeepSeekV2SoftmaxGroupLimitedGreedyLoadsInTransformersWithSame
                              {"first_k_dense_replace", 1},
                              {"initializer_range", 0.2}},
                         "deepseek_v2");
+}
+
+TEST(HfRoundTrip, LlamaWithLlama3RopeAndGqaLoadsInTransformersWithSameLogits) {
+  check_in_transformers(json{{"model_type", "llama"},
+                             {"vocab_size", 70},
+                             {"hidden_size", 32},
+                             {"intermediate_size", 40},
+                             {"num_hidden_layers", 2},
+                             {"num_attention_heads", 4},
+                             {"num_key_value_heads", 2},
+                             {"attention_bias", true},
+                             {"initializer_range", 0.2},
+                             {"max_position_embeddings", 64},
+                             {"rope_scaling",
+                              {{"rope_type", "llama3"},
+                               {"factor", 8.0},
+                               {"low_freq_factor", 1.0},
+                               {"high_freq_factor", 4.0},
+                               {"original_max_position_embeddings", 8}}},
+                             {"rope_theta", 500.0}},
+                        "llama");
+}
+
+TEST(HfRoundTrip, Qwen2WithQkvBiasLoadsInTransformersWithSameLogits) {
+  check_in_transformers(json{{"model_type", "qwen2"},
+                             {"vocab_size", 70},
+                             {"hidden_size", 32},
+                             {"intermediate_size", 40},
+                             {"num_hidden_layers", 2},
+                             {"num_attention_heads", 4},
+                             {"num_key_value_heads", 1},
+                             {"tie_word_embeddings", true},
+                             {"initializer_range", 0.2}},
+                        "qwen2");
 }
 
 TEST(HfRoundTrip, Qwen3SavedByGrpoLoadsInTransformersWithSameLogits) {
