@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -60,6 +61,15 @@ int64_t step_of(const stdfs::path& p) {
   std::string num = name.substr(pre.size());
   if (num.empty() || !std::all_of(num.begin(), num.end(), ::isdigit)) return -1;
   return std::stoll(num);
+}
+
+// Recursive delete through nftw: std::filesystem::remove_all resolves to a copy inside
+// libtorch.so that crashes (null call) when the directory is not empty.
+void remove_tree(const stdfs::path& p, std::error_code& ec) {
+  ec.clear();
+  if (::access(p.c_str(), F_OK) != 0) return;
+  auto rm = [](const char* path, const struct stat*, int, struct FTW*) -> int { return ::remove(path); };
+  if (::nftw(p.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) != 0) ec = std::error_code(errno, std::generic_category());
 }
 
 bool complete(const stdfs::path& dir) {
@@ -129,7 +139,7 @@ std::string save_checkpoint(const std::string& output_dir, const CheckpointState
   const stdfs::path tmp = stdfs::path(output_dir) / str("checkpoint-", st.step, ".tmp");
   std::error_code ec;
   if (dist.is_main()) {
-    stdfs::remove_all(tmp, ec);  // a leftover from a crash
+    remove_tree(tmp, ec);  // a leftover from a crash
     stdfs::create_directories(tmp, ec);
     GRPO_ENSURE(!ec, "cannot create checkpoint directory ", tmp.string(), ": ", ec.message());
   }
@@ -151,12 +161,12 @@ std::string save_checkpoint(const std::string& output_dir, const CheckpointState
       // Same step saved again (e.g. the final save after a periodic one): replace it.
       stdfs::path old = final_dir;
       old += ".old";
-      stdfs::remove_all(old, ec);
+      remove_tree(old, ec);
       stdfs::rename(final_dir, old, ec);
       GRPO_ENSURE(!ec, "cannot move aside ", final_dir.string(), ": ", ec.message());
       stdfs::rename(tmp, final_dir, ec);
       GRPO_ENSURE(!ec, "cannot rename ", tmp.string(), " to ", final_dir.string(), ": ", ec.message());
-      stdfs::remove_all(old, ec);
+      remove_tree(old, ec);
     } else {
       stdfs::rename(tmp, final_dir, ec);
       GRPO_ENSURE(!ec, "cannot rename ", tmp.string(), " to ", final_dir.string(), ": ", ec.message());
@@ -164,7 +174,7 @@ std::string save_checkpoint(const std::string& output_dir, const CheckpointState
     if (keep_last > 0) {
       auto all = list_checkpoints(output_dir);
       while (static_cast<int64_t>(all.size()) > keep_last) {
-        stdfs::remove_all(all.begin()->second, ec);
+        remove_tree(all.begin()->second, ec);
         if (ec) log::warn(str("could not delete old checkpoint ", all.begin()->second.string(), ": ", ec.message()));
         all.erase(all.begin());
       }

@@ -32,6 +32,9 @@ OptimOptions OptimOptions::from(const cfg::TrainerConfig& t, int64_t total_steps
 }
 
 double lr_multiplier(const OptimOptions& o, int64_t step) {
+  GRPO_ENSURE(o.scheduler == "constant" || o.scheduler == "cosine" || o.scheduler == "linear",
+              "trainer.lr_scheduler_type: unknown schedule '", o.scheduler,
+              "' (expected constant, cosine or linear)");
   if (step < o.warmup_steps) {
     return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, o.warmup_steps));
   }
@@ -39,9 +42,7 @@ double lr_multiplier(const OptimOptions& o, int64_t step) {
              static_cast<double>(std::max<int64_t>(1, o.total_steps - o.warmup_steps));
   if (o.scheduler == "constant") return 1.0;
   if (o.scheduler == "cosine") return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * p)));
-  if (o.scheduler == "linear") return std::max(0.0, 1.0 - p);
-  throw Error(str("trainer.lr_scheduler_type: unknown schedule '", o.scheduler,
-                  "' (expected constant, cosine or linear)"));
+  return std::max(0.0, 1.0 - p);  // linear
 }
 
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
