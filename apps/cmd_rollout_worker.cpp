@@ -1,8 +1,48 @@
-// apps/cmd_rollout_worker.cpp: `grpo rollout-worker` (serve the rollout gRPC contract). Placeholder until issue 5 lands.
+// apps/cmd_rollout_worker.cpp: `grpo rollout-worker --listen HOST:PORT --config JOB.yaml`
+// serves proto/rollout.proto until SIGTERM/SIGINT, then drains in-flight calls for up to
+// --drain-timeout seconds. --port-file writes the bound port (used with port 0 by local
+// workers started from `grpo train`).
+#include <signal.h>
+
+#include <iostream>
+
 #include "apps/cli.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "rollout/server.h"
 
 namespace grpo::cmd {
 void register_rollout_worker(CLI::App& app) {
-  cli::register_not_built(app, "rollout-worker", "serve the rollout gRPC contract", "issue 5");
+  auto* sub = app.add_subcommand("rollout-worker", "serve the rollout gRPC contract (proto/rollout.proto)");
+  auto args = std::make_shared<cli::JobArgs>();
+  auto listen = std::make_shared<std::string>("0.0.0.0:50051");
+  auto port_file = std::make_shared<std::string>();
+  auto drain = std::make_shared<double>(30.0);
+  args->add_to(sub);
+  sub->add_option("--listen", *listen, "HOST:PORT to serve on (port 0: any free port)")
+      ->capture_default_str();
+  sub->add_option("--port-file", *port_file, "write the bound port to this file once listening");
+  sub->add_option("--drain-timeout", *drain, "seconds in-flight calls may finish after SIGTERM")
+      ->capture_default_str();
+  sub->callback([args, listen, port_file, drain] {
+    JobConfig cfg;
+    if (!args->load(cfg)) return;
+    // Block the stop signals before any thread starts, then wait for them here.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    auto worker = rollout::make_worker(cfg, *listen);
+    worker->start();
+    log::info(str("rollout worker listening on ", worker->address(),
+                  rollout::resolve_auth_token(cfg).empty() ? " (no auth token: open to anyone who can reach it)" : ""));
+    if (!port_file->empty()) fs::write_atomic(*port_file, std::to_string(worker->port()) + "\n");
+    int sig = 0;
+    sigwait(&set, &sig);
+    log::info(str("rollout worker: signal ", sig, ", draining for up to ", *drain, " s"));
+    worker->shutdown(*drain);
+  });
 }
 }  // namespace grpo::cmd

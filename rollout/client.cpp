@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <deque>
@@ -546,7 +547,8 @@ LocalWorkers::~LocalWorkers() {
     if (pid <= 0) continue;
     int status = 0;
     for (int i = 0; i < 500; ++i) {  // up to 10 s of drain, then SIGKILL
-      if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid || (r < 0 && errno == ECHILD)) {  // exited (or already reaped by the caller)
         pid = -1;
         break;
       }
