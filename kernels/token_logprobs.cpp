@@ -4,7 +4,8 @@
 // the input dtype, then one per-chunk step reduces them to (logprob, lse, entropy) in fp32.
 // Only hidden, W, targets and the [N] statistics are saved; backward recomputes each
 // chunk's logits, turns them into dlogits in place, and accumulates
-// dhidden_c = dlogits @ W and dW += dlogits^T @ hidden_c. Peak extra memory is one chunk
+// dhidden_c = dlogits @ W and dW += dlogits^T @ hidden_c (each only when that input
+// needs a gradient: a frozen output embedding costs no dW). Peak extra memory is one chunk
 // of logits (plus the fp32 dW accumulator for low-precision weights), never [N, V].
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
@@ -82,11 +83,17 @@ struct TokenLogprobFunction : public torch::autograd::Function<TokenLogprobFunct
                            ? grads[1].to(at::kFloat).contiguous()
                            : at::Tensor();
     const int64_t n = hidden.size(0);
-    at::Tensor d_hidden = at::empty_like(hidden);
+    const bool want_h = ctx->needs_input_grad(0), want_w = ctx->needs_input_grad(1);
+    at::Tensor d_hidden = want_h ? at::empty_like(hidden) : at::Tensor();
     // dW accumulates over chunks: in fp32 for low-precision weights, in place otherwise.
     const bool acc_f32 = weight.scalar_type() != at::kFloat && weight.scalar_type() != at::kDouble;
-    at::Tensor d_weight = at::zeros(weight.sizes(), weight.options().dtype(
-                                                        acc_f32 ? at::kFloat : weight.scalar_type()));
+    at::Tensor d_weight;
+    if (want_w) {
+      d_weight = at::zeros(weight.sizes(),
+                           weight.options().dtype(acc_f32 ? at::kFloat : weight.scalar_type()));
+    }
+    if (!want_h && !want_w) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+                                    at::Tensor(), at::Tensor(), at::Tensor()};
     at::Tensor wt = weight.t();
     for (int64_t c0 = 0; c0 < n; c0 += chunk) {
       const int64_t m = std::min(chunk, n - c0);
@@ -97,16 +104,18 @@ struct TokenLogprobFunction : public torch::autograd::Function<TokenLogprobFunct
           with_entropy ? ent.narrow(0, c0, m) : at::Tensor(),
           g_lp.defined() ? g_lp.narrow(0, c0, m) : at::Tensor(),
           g_ent.defined() ? g_ent.narrow(0, c0, m) : at::Tensor());
-      at::Tensor dh_c = d_hidden.narrow(0, c0, m);
-      at::mm_out(dh_c, d_logits, weight);
-      if (acc_f32) {
+      if (want_h) {
+        at::Tensor dh_c = d_hidden.narrow(0, c0, m);
+        at::mm_out(dh_c, d_logits, weight);
+      }
+      if (want_w && acc_f32) {
         d_weight.add_(at::mm(d_logits.t(), h));
-      } else {
+      } else if (want_w) {
         d_weight.addmm_(d_logits.t(), h);
       }
     }
-    return {d_hidden,     d_weight.to(weight.scalar_type()), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(),                      at::Tensor()};
+    return {d_hidden,     want_w ? d_weight.to(weight.scalar_type()) : at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -434,6 +434,19 @@ TEST(TokenLogprobs, WithoutEntropyReturnsUndefinedAndGradOfLogprobOnly) {
   EXPECT_LT(max_abs_diff(dh, expect), 1e-5);
 }
 
+TEST(TokenLogprobs, FrozenWeightGetsNoGradientAndHiddenGradientIsUnchanged) {
+  auto g = gen(48);
+  at::Tensor hid = randn({7, 5}, g).requires_grad_(true);
+  at::Tensor w = randn({9, 5}, g);  // frozen output embedding
+  at::Tensor tgt = at::randint(0, 9, {7}, g, at::TensorOptions().dtype(at::kLong));
+  auto [lp, ent] = gk::token_logprobs(hid, w, tgt, 1.0, 3, true);
+  at::Tensor dh = grad_of(lp.sum().add(ent.sum()), hid);
+  at::Tensor w2 = w.clone().requires_grad_(true);
+  auto [lp2, ent2] = gk::token_logprobs(hid, w2, tgt, 1.0, 3, true);
+  auto both = torch::autograd::grad({lp2.sum().add(ent2.sum())}, {hid, w2});
+  EXPECT_LT(max_abs_diff(dh, both[0]), 1e-7);
+}
+
 TEST(TokenLogprobs, RejectsTargetOutsideVocabulary) {
   auto g = gen(46);
   try {
