@@ -14,6 +14,11 @@ if(GRPO_BUILD_TESTS)
 endif()
 
 # --- LibTorch -------------------------------------------------------------------------
+# Torch's CUDA probe wants an arch list (else it tries to detect a GPU, and on a re-run of
+# CMake fails); we build our own kernels for sm_90 + PTX. Set it before any find_package.
+if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
+endif()
 find_package(Torch QUIET CONFIG)
 if(NOT Torch_FOUND)
   set(_py "${GRPO_VENV}/bin/python")
@@ -28,10 +33,6 @@ if(NOT Torch_FOUND)
     message(FATAL_ERROR "${_py} could not import torch; run scripts/setup.sh")
   endif()
   list(APPEND CMAKE_PREFIX_PATH ${_torch_prefix})
-  # Torch's CUDA probe wants an arch list; we build our own kernels for sm_90 + PTX.
-  if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
-    set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
-  endif()
   find_package(Torch REQUIRED CONFIG)
 endif()
 set(GRPO_TORCH_CMAKE_DIR ${Torch_DIR})
