@@ -46,8 +46,15 @@ void register_generate(CLI::App& app) {
     sp->seed = a->seed;
     sp->stop = a->stop;
     if (auto e = tok.eos_id()) sp->eos_ids.push_back(*e);
+    // Ids the tokenizer lacks (a model vocabulary padded past it) decode to nothing.
+    auto decode = [&tok](std::span<const int32_t> ids) {
+      std::vector<int32_t> known;
+      for (int32_t i : ids)
+        if (i >= 0 && i < tok.vocab_size()) known.push_back(i);
+      return tok.decode(known);
+    };
     rollout::Engine engine(*model, {.max_batch_seqs = std::max<int64_t>(1, std::min(a->n, a->batch)),
-                                    .decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids); }});
+                                    .decode = decode});
     rollout::GroupRequest g;
     g.prompt = tok.encode(a->prompt, /*add_special_tokens=*/true);
     GRPO_ENSURE(!g.prompt.empty(), "generate: the prompt encodes to no tokens");
@@ -59,7 +66,7 @@ void register_generate(CLI::App& app) {
       for (float x : c.logprobs) lp += x;
       std::cout << "=== completion " << c.sample_index << " (" << c.tokens.size() << " tokens, finish "
                 << rollout::finish_reason_name(c.finish) << ", logprob " << lp << ")\n"
-                << a->prompt << tok.decode(c.tokens) << "\n";
+                << a->prompt << decode(c.tokens) << "\n";
     }
   });
 }

@@ -30,6 +30,7 @@ static nlohmann::json bench_config() {
     "vocab_size": 8192, "hidden_size": 256, "intermediate_size": 768,
     "moe_intermediate_size": 128, "num_hidden_layers": 4, "first_k_dense_replace": 1,
     "num_attention_heads": 8, "num_key_value_heads": 8, "q_lora_rank": 128, "kv_lora_rank": 64,
+    "head_dim": 16,
     "qk_nope_head_dim": 32, "qk_rope_head_dim": 16, "v_head_dim": 32, "n_routed_experts": 16,
     "n_shared_experts": 1, "num_experts_per_tok": 4, "n_group": 4, "topk_group": 2,
     "norm_topk_prob": true, "routed_scaling_factor": 2.5, "max_position_embeddings": 2048,

@@ -258,7 +258,13 @@ bool Engine::step() {
       n_running_.fetch_sub(1);
     }
   }
-  const bool admitted = admit();
+  bool admitted = false;
+  try {
+    admitted = admit();
+  } catch (const std::exception& e) {  // e.g. a decode callback failing in a stop check
+    fail_all(str("admission failed: ", e.what()));
+    return true;
+  }
   if (n_running_.load() == 0) return admitted;
 
   std::vector<int64_t> slots, last;
@@ -286,10 +292,14 @@ bool Engine::step() {
     params.push_back(s->group->params.get());
     rngs.push_back(&s->rng);
   }
-  SampleResult r = sample_tokens(logits, params, rngs);
-  for (int64_t b = 0; b < B; ++b) {
-    seqs[b]->out.logprobs.push_back(r.logprobs[b]);
-    check_stop(*seqs[b], r.tokens[b]);
+  try {
+    SampleResult r = sample_tokens(logits, params, rngs);
+    for (int64_t b = 0; b < B; ++b) {
+      seqs[b]->out.logprobs.push_back(r.logprobs[b]);
+      check_stop(*seqs[b], r.tokens[b]);
+    }
+  } catch (const std::exception& e) {
+    fail_all(str("sampling or stop check failed: ", e.what()));
   }
   return true;
 }

@@ -411,7 +411,14 @@ std::unique_ptr<WorkerServer> make_worker(const JobConfig& cfg, const std::strin
   std::string tok_path = !cfg.tokenizer.path.empty() ? cfg.tokenizer.path : cfg.model.path;
   if (!tok_path.empty()) {
     auto tok = std::make_shared<Tokenizer>(Tokenizer::from_file(tok_path));
-    o.decode = [tok](std::span<const int32_t> ids) { return tok->decode(ids); };
+    // Ids the tokenizer lacks (a model vocabulary padded past it) decode to nothing.
+    const int32_t tv = tok->vocab_size();
+    o.decode = [tok, tv](std::span<const int32_t> ids) {
+      std::vector<int32_t> known;
+      for (int32_t i : ids)
+        if (i >= 0 && i < tv) known.push_back(i);
+      return tok->decode(known);
+    };
     if (auto e = tok->eos_id()) o.default_eos_ids.push_back(*e);
   }
   return std::make_unique<WorkerServer>(std::move(model), std::move(o));

@@ -210,3 +210,28 @@ TEST(Engine, RejectsTokensOutsideTheVocabularyAndStopsWithoutDecoder) {
 
 }  // namespace
 }  // namespace grpo::rollout
+
+namespace grpo::rollout {
+namespace {
+
+TEST(Engine, AFailingDecodeCallbackFailsTheRequestNotTheProcess) {
+  ToyModel m(kVocab);
+  Engine e(m, {.max_batch_seqs = 4, .decode = [](std::span<const int32_t>) -> std::string {
+                 throw std::runtime_error("tokenizer exploded");
+               }});
+  auto sp = std::make_shared<SamplingParams>();
+  sp->stop = {"x"};
+  try {
+    e.generate(make_groups(2, 2, sp));
+    FAIL();
+  } catch (const grpo::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("tokenizer exploded"), std::string::npos) << err.what();
+  }
+  EXPECT_EQ(e.num_running(), 0);
+  // The engine still serves later work.
+  sp->stop.clear();
+  EXPECT_EQ(e.generate(make_groups(1, 2, sp)).size(), 2u);
+}
+
+}  // namespace
+}  // namespace grpo::rollout
