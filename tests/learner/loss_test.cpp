@@ -3,6 +3,7 @@
 // (Parity with TRL's own code is in trl_parity_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/log.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/tensor.h>

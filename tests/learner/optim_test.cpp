@@ -2,7 +2,9 @@
 // step by hand, gradient clipping, and the optimizer state round trip.
 #include <gtest/gtest.h>
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/full.h>
+#include <ATen/ops/zeros.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/tensor.h>
 
