@@ -63,8 +63,13 @@ endif()
 
 # grpo_torch: LibTorch for our targets, with per-operator headers so that a stray include
 # of <torch/torch.h> or <ATen/ATen.h> in our code fails to compile (see STYLE.md).
+# libstdc++ comes first: the torch wheel's libtorch.so exports its own std::filesystem
+# functions (an older libstdc++fs), and when it precedes libstdc++ in the link order the
+# dynamic linker binds our calls to those; mixed with GCC 12's inline code,
+# std::filesystem::remove_all on a non-empty directory crashes. Listing stdc++ first
+# makes libstdc++'s definitions win for the whole process.
 add_library(grpo_torch INTERFACE)
-target_link_libraries(grpo_torch INTERFACE ${TORCH_LIBRARIES})
+target_link_libraries(grpo_torch INTERFACE stdc++ ${TORCH_LIBRARIES})
 target_include_directories(grpo_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 target_compile_definitions(grpo_torch INTERFACE AT_PER_OPERATOR_HEADERS)
 
