@@ -37,7 +37,7 @@ struct TrainerConfig {
   bool bf16 = true;                          // autocast on CUDA
   std::string resume;                        // checkpoint directory to resume from
   void visit(Visitor& v) {
-    v.field("max_steps", max_steps, {.doc = "optimiser steps", .range = Range{1, 1e12}});
+    v.field("max_steps", max_steps, {.doc = "training steps: one rollout batch each, num_iterations x minibatches/gradient_accumulation_steps optimiser updates", .range = Range{1, 1e12}});
     v.field("prompts_per_step", prompts_per_step, {.doc = "prompts drawn per step across all ranks", .range = Range{1, 1e9}});
     v.field("per_device_train_batch_size", per_device_train_batch_size, {.doc = "completions per minibatch per rank", .range = Range{1, 1e9}});
     v.field("gradient_accumulation_steps", gradient_accumulation_steps, {.doc = "minibatches per optimiser step", .range = Range{1, 1e9}});
@@ -69,7 +69,7 @@ struct TrainerConfig {
     v.field("eval_steps", eval_steps, {.doc = "evaluate every N steps (0: off)", .range = Range{0, 1e12}});
     v.field("logprob_chunk", logprob_chunk, {.doc = "vocabulary chunk for per-token log-probs", .range = Range{1, 1e9}});
     v.field("bf16", bf16, {.doc = "bf16 autocast on CUDA"});
-    v.field("resume", resume, {.doc = "checkpoint directory to resume from"});
+    v.field("resume", resume, {.doc = "checkpoint directory to resume from, or auto (the latest under run.output_dir)"});
   }
 };
 

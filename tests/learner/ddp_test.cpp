@@ -198,3 +198,27 @@ TEST(Resume, ADifferentWorldSizeIsRefusedWithTheNumbers) {
   std::string s((std::istreambuf_iterator<char>(f)), {});
   EXPECT_NE(s.find("written by 2 ranks"), std::string::npos) << s;
 }
+
+TEST(DynamicSampling, TwoRanksDrawExtraBatchesTogetherAndStayInStep) {
+  std::string d = tmp_dir("dyn");
+  auto args = with(kBase, {"trainer.gradient_accumulation_steps=1", "trainer.dynamic_sampling=true",
+                           "trainer.max_resample_rounds=2", "trainer.max_steps=2", "--rows", "40"});
+  ASSERT_TRUE(run(2, d, args));
+  std::ifstream f(d + "/metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(f, line)) {
+    auto j = nlohmann::json::parse(line);
+    ASSERT_TRUE(j.contains("dynamic_sampling/rounds")) << line;
+    EXPECT_LE(j["dynamic_sampling/rounds"].get<double>(), 2.0);
+    ++lines;
+  }
+  EXPECT_EQ(lines, 2);
+  // Both ranks consumed the same number of global batches: equal data positions.
+  auto p0 = nlohmann::json::parse(std::ifstream(d + "/checkpoint-2/rank-0.json"));
+  auto p1 = nlohmann::json::parse(std::ifstream(d + "/checkpoint-2/rank-1.json"));
+  EXPECT_EQ(p0["state"]["data"]["offset"], p1["state"]["data"]["offset"]);
+  EXPECT_EQ(p0["state"]["data"]["epoch"], p1["state"]["data"]["epoch"]);
+  // Some round drew more than the 2 base batches (8 rows per global draw of 4 x 2 steps).
+  EXPECT_GE(p0["state"]["data"]["offset"].get<int64_t>() + 40 * p0["state"]["data"]["epoch"].get<int64_t>(), 8);
+}
