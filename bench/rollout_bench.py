@@ -33,7 +33,8 @@ def hf_measure(ckpt, a):
               attention_mask=torch.ones_like(ids))
     with torch.no_grad():
         model.generate(ids[:1], **{**kw, "num_return_sequences": 1, "max_new_tokens": 4,
-                                   "min_new_tokens": 4})  # warm-up
+                                   "min_new_tokens": 4,
+                                   "attention_mask": torch.ones_like(ids[:1])})  # warm-up
         best = 1e30
         tokens = 0
         for _ in range(a.iters):
