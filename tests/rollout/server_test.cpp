@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "core/error.h"
+#include "models/causal_lm.h"
+#include <nlohmann/json.hpp>
 #include "proto/rollout.grpc.pb.h"
 #include "rollout/client.h"
 #include "tests/rollout/toy_model.h"
@@ -226,6 +228,37 @@ TEST(RolloutWorker, HealthServiceReportsServingUntilShutdown) {
   EXPECT_TRUE(c.health_check(0));
   a.server->shutdown(1);
   EXPECT_FALSE(c.health_check(0));
+}
+
+TEST(RolloutWorker, PushedWeightsOfARealModelServeTheNextRequest) {
+  auto cfg = nlohmann::json::parse(R"({
+      "model_type": "qwen3", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
+      "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16,
+      "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+      "tie_word_embeddings": false, "initializer_range": 0.2})");
+  WorkerOptions o;
+  o.auth_token = "t";
+  WorkerServer server(models::build_model(cfg, /*seed=*/1), o);
+  server.start();
+  auto trained = models::build_model(cfg, /*seed=*/2);  // the "learner's" new policy
+  RolloutClient c(opts({server.address()}, "t"));
+  c.push_weights(trained->state(), 1);
+  SamplingParams sp;
+  sp.temperature = 0;
+  sp.max_new_tokens = 8;
+  std::vector<std::vector<int32_t>> ps = {{3, 9, 27}, {5, 7}};
+  auto got = c.generate(ps, 1, sp, 1);
+  Engine local(*trained, {.max_batch_seqs = 4});
+  auto shared = std::make_shared<SamplingParams>(sp);
+  auto want = local.generate({{ps[0], 0, 1, shared}, {ps[1], 1, 1, shared}});
+  EXPECT_EQ(got[0][0].tokens, want[0].tokens);
+  EXPECT_EQ(got[1][0].tokens, want[1].tokens);
+  EXPECT_EQ(got[0][0].policy_version, 1u);
+  auto old = models::build_model(cfg, 1);
+  Engine before(*old, {.max_batch_seqs = 4});
+  auto was = before.generate({{ps[0], 0, 1, shared}, {ps[1], 1, 1, shared}});
+  EXPECT_TRUE(was[0].tokens != want[0].tokens || was[1].tokens != want[1].tokens)
+      << "the two seeds should give different greedy answers";
 }
 
 TEST(RolloutClient, NoLiveWorkerGivesAClearError) {
