@@ -5,6 +5,7 @@
 // sequence ratios and the dual clip.
 #include <gtest/gtest.h>
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
 
 #include <cmath>
