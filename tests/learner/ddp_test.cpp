@@ -6,6 +6,7 @@
 //  - metrics reach metrics.jsonl and TensorBoard; keep-last-N prunes old checkpoints.
 #include <gtest/gtest.h>
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
 
 #include <filesystem>

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
 
 #include <cmath>
