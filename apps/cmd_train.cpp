@@ -140,6 +140,18 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
   const std::string device = learner::resolve_device(cfg.run.device);
   cfg.run.device = device;
   auto dist = env.world_size > 1 ? learner::Distributed::create(env, device) : learner::Distributed::single();
+  // Pipeline: with sft.enabled, cold-start SFT into <output_dir>/sft first; RL then starts
+  // from (and takes its reference model from) <output_dir>/sft/final, writing to <output_dir>/rl.
+  if (cfg.sft.enabled) {
+    if (cfg.trainer.resume.empty()) {
+      learner::run_sft_stage(cfg, *dist);
+    } else {
+      const std::string root = cfg.run.output_dir;
+      cfg.model.path = root + "/sft/final";
+      if (cfg.tokenizer.path.empty()) cfg.tokenizer.path = cfg.model.path;
+      cfg.run.output_dir = root + "/rl";
+    }
+  }
 
   Tokenizer tok = Tokenizer::from_file(learner::tokenizer_path_of(cfg));
   auto task = data::parse_task(cfg.data.task);
@@ -220,9 +232,14 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
 
   auto res = learner::train_grpo(cfg, deps);
   if (dist->is_main()) {
-    std::printf("grpo train: %lld steps (from %lld); last checkpoint %s\n",
+    // <output_dir>/final: the trained policy with its tokenizer, template and generation
+    // settings, so `grpo eval` and `grpo generate` need nothing else (as after `grpo sft`).
+    const std::string final_dir = cfg.run.output_dir + "/final";
+    models::save_model(*policy, final_dir);
+    learner::write_run_meta(cfg, final_dir);
+    std::printf("grpo train: %lld steps (from %lld); last checkpoint %s; final %s\n",
                 static_cast<long long>(res.steps_done), static_cast<long long>(res.start_step),
-                res.last_checkpoint.c_str());
+                res.last_checkpoint.c_str(), final_dir.c_str());
   }
 }
 

@@ -197,19 +197,43 @@ SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const Tokenizer& to
   res.final_dir = (std::filesystem::path(cfg.run.output_dir) / "final").string();
   if (dist.is_main()) {
     models::save_model(model, res.final_dir);
-    data::CheckpointMeta meta;
-    meta.task = cfg.data.task;
-    meta.prompt_template = tmpl.options();
-    meta.generation = nlohmann::json{{"max_new_tokens", cfg.rollout.max_completion_length},
-                                     {"temperature", cfg.rollout.temperature},
-                                     {"top_p", cfg.rollout.top_p},
-                                     {"top_k", cfg.rollout.top_k},
-                                     {"stop", cfg.rollout.stop}};
-    data::write_checkpoint_meta(res.final_dir, meta, tokenizer_path_of(cfg));
+    write_run_meta(cfg, res.final_dir);
     log::info(str("sft: wrote ", res.final_dir));
   }
   dist.barrier();
   return res;
+}
+
+void write_run_meta(const JobConfig& cfg, const std::string& dir) {
+  data::CheckpointMeta meta;
+  meta.task = cfg.data.task;
+  meta.prompt_template = {cfg.data.template_name, cfg.data.prompt_template, cfg.data.system_prompt, ""};
+  meta.generation = nlohmann::json{{"max_new_tokens", cfg.rollout.max_completion_length},
+                                   {"temperature", cfg.rollout.temperature},
+                                   {"top_p", cfg.rollout.top_p},
+                                   {"top_k", cfg.rollout.top_k},
+                                   {"stop", cfg.rollout.stop}};
+  data::write_checkpoint_meta(dir, meta, tokenizer_path_of(cfg));
+}
+
+std::string run_sft_stage(JobConfig& cfg, Distributed& dist) {
+  if (!cfg.sft.enabled) return "";
+  JobConfig sft_cfg = cfg;
+  const std::filesystem::path root(cfg.run.output_dir);
+  sft_cfg.run.output_dir = (root / "sft").string();
+  Tokenizer tok = Tokenizer::from_file(tokenizer_path_of(cfg));
+  auto model = make_policy(sft_cfg, tok.vocab_size());
+  std::unique_ptr<Metrics> metrics;
+  if (dist.is_main()) {
+    sft_cfg.write_effective(sft_cfg.run.output_dir);
+    metrics = std::make_unique<Metrics>(
+        Metrics::for_run(sft_cfg.run.output_dir, cfg.run.jsonl, cfg.run.tensorboard));
+  }
+  SftResult r = train_sft(sft_cfg, *model, tok, dist, metrics.get());
+  if (cfg.tokenizer.path.empty()) cfg.tokenizer.path = r.final_dir;
+  cfg.model.path = r.final_dir;
+  cfg.run.output_dir = (root / "rl").string();
+  return r.final_dir;
 }
 
 }  // namespace grpo::learner

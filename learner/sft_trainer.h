@@ -67,4 +67,16 @@ struct SftResult {
 SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const Tokenizer& tok,
                     Distributed& dist, Metrics* metrics);
 
+// Writes grpo.json (task, prompt template, generation settings from cfg) and copies the
+// tokenizer files into checkpoint directory `dir`, so `grpo eval`/`generate` need only
+// that directory. Call it on rank 0 for every final checkpoint (SFT and RL).
+void write_run_meta(const JobConfig& cfg, const std::string& dir);
+
+// The pipeline's first stage for `grpo train`: when sft.enabled, runs SFT with this config
+// into <run.output_dir>/sft (metrics there too), then points cfg.model.path at
+// <run.output_dir>/sft/final and cfg.run.output_dir at <run.output_dir>/rl, so the RL stage
+// starts from the SFT checkpoint and loads its reference model from there. Returns the SFT
+// final directory, or "" when sft.enabled is false (cfg untouched). Collective.
+std::string run_sft_stage(JobConfig& cfg, Distributed& dist);
+
 }  // namespace grpo::learner
