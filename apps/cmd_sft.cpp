@@ -19,7 +19,8 @@ void run_sft(const cli::JobArgs& args) {
   JobConfig cfg;
   if (!args.load(cfg)) return;
   auto env = learner::DistEnv::from_env();
-  std::string device = learner::resolve_device(cfg.run.device);
+  std::string device = learner::rank_device(learner::resolve_device(cfg.run.device), env.local_rank, env.world_size);
+  cfg.run.device = device;
   auto dist = env.world_size > 1 ? learner::Distributed::create(env, device) : learner::Distributed::single();
   Tokenizer tok = Tokenizer::from_file(learner::tokenizer_path_of(cfg));
   auto model = learner::make_policy(cfg, tok.vocab_size());

@@ -137,7 +137,7 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
   GRPO_ENSURE(!cfg.data.train_file.empty(), "data.train_file is required for `grpo train`");
   auto env = learner::DistEnv::from_env();
   learner::validate_training(cfg, env.world_size);  // before anything slow starts
-  const std::string device = learner::resolve_device(cfg.run.device);
+  const std::string device = learner::rank_device(learner::resolve_device(cfg.run.device), env.local_rank, env.world_size);
   cfg.run.device = device;
   auto dist = env.world_size > 1 ? learner::Distributed::create(env, device) : learner::Distributed::single();
   // Pipeline: with sft.enabled, cold-start SFT into <output_dir>/sft first; RL then starts

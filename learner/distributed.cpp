@@ -1,8 +1,10 @@
 // learner/distributed.cpp: the c10d process group behind learner::Distributed.
 // Rendezvous through a TCPStore on MASTER_ADDR:MASTER_PORT (rank 0 hosts it); collectives
-// through ProcessGroupGloo. CUDA tensors are staged through pinned-free CPU buffers (one
-// copy per bucket), so the same Gloo group serves GPU ranks; NCCL is a faster drop-in for
-// that path (see docs/learner.md).
+// through ProcessGroupGloo for CPU tensors and, when the build has NCCL (GRPO_HAVE_NCCL: a
+// CUDA LibTorch and nccl.h) and the job runs on CUDA, through ProcessGroupNCCL for CUDA
+// tensors, which then never leave the GPU. Both groups share the store (different
+// prefixes), as torch's "cpu:gloo,cuda:nccl" default does. Without NCCL, CUDA tensors are
+// staged through CPU copies (one per bucket) so the same Gloo group still serves GPU ranks.
 #include "learner/distributed.h"
 
 #include <ATen/ops/cat.h>
@@ -20,6 +22,10 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef GRPO_HAVE_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 namespace grpo::learner {
@@ -58,6 +64,20 @@ struct Distributed::Impl {
 #ifdef GRPO_HAVE_GLOO
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+#ifdef GRPO_HAVE_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;  // set when the job runs on CUDA
+#endif
+  // The group that reduces `t` in place: NCCL for a CUDA tensor when present, else Gloo.
+  c10d::Backend* group_for(const at::Tensor& t) {
+#ifdef GRPO_HAVE_NCCL
+    if (nccl && t.is_cuda()) return nccl.get();
+#endif
+    (void)t;
+    return pg.get();
+  }
+  bool native(const at::Tensor& t) {  // reduced where it lies (no CPU staging)
+    return t.is_contiguous() && (t.is_cpu() || group_for(t) != pg.get());
+  }
   void wait(const char* op, const c10::intrusive_ptr<c10d::Work>& work) {
     try {
       work->wait();
@@ -100,11 +120,22 @@ std::unique_ptr<Distributed> Distributed::create(const DistEnv& env, const std::
     }
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>("grpo_learner", impl->store);
     impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, opts);
+#ifdef GRPO_HAVE_NCCL
+    if (device.rfind("cuda", 0) == 0) {
+      // One GPU per rank: LOCAL_RANK picks it (callers put the model on cuda:LOCAL_RANK).
+      c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank));
+      auto nopts = c10d::ProcessGroupNCCL::Options::create();
+      nopts->timeout = timeout;
+      auto nstore = c10::make_intrusive<c10d::PrefixStore>("grpo_learner_nccl", impl->store);
+      impl->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(nstore, env.rank, env.world_size, nopts);
+      impl->backend = "nccl";
+    }
+#endif
   } catch (const std::exception& e) {
     throw Error(str("could not join the learner group as rank ", env.rank, " of ", env.world_size,
                     " at ", env.master_addr, ":", env.master_port, ": ", e.what()));
   }
-  impl->backend = "gloo";
+  if (impl->backend == "none") impl->backend = "gloo";
   (void)device;
   return std::unique_ptr<Distributed>(new Distributed(std::move(impl)));
 #else
@@ -123,10 +154,10 @@ void Distributed::all_reduce_sum(std::vector<at::Tensor>& tensors) {
   if (world_size() == 1 || tensors.empty()) return;
 #ifdef GRPO_HAVE_GLOO
   for (auto& t : tensors) {
-    // Gloo reduces CPU tensors; stage others (CUDA) through a CPU copy.
-    at::Tensor buf = t.is_cpu() && t.is_contiguous() ? t : t.to(at::kCPU).contiguous();
+    // Gloo reduces CPU tensors; without NCCL, CUDA tensors go through a CPU copy.
+    at::Tensor buf = impl_->native(t) ? t : t.to(at::kCPU).contiguous();
     std::vector<at::Tensor> one{buf};
-    impl_->wait("all_reduce", impl_->pg->allreduce(one));
+    impl_->wait("all_reduce", impl_->group_for(buf)->allreduce(one));
     if (!buf.is_same(t)) t.copy_(buf);
   }
 #endif
@@ -156,12 +187,14 @@ void Distributed::all_reduce_gradients(const std::vector<at::Tensor>& params, in
       bytes += params[i].numel() * params[i].element_size();
       idx.push_back(i++);
     }
+    // The bucket lives where the group reduces it: on the GPU with NCCL, else on the CPU.
+    const at::Device where = backend() == "nccl" ? params[idx[0]].device() : at::Device(at::kCPU);
     std::vector<at::Tensor> flat;
     flat.reserve(idx.size());
     for (size_t k : idx) {
       const at::Tensor& g = params[k].grad();
-      flat.push_back(g.defined() ? g.reshape({-1}).to(at::kCPU)
-                                 : at::zeros({params[k].numel()}, params[k].options().device(at::kCPU)));
+      flat.push_back(g.defined() ? g.reshape({-1}).to(where)
+                                 : at::zeros({params[k].numel()}, params[k].options().device(where)));
     }
     std::vector<at::Tensor> bucket{at::cat(flat)};
     all_reduce_sum(bucket);
@@ -185,11 +218,11 @@ void Distributed::broadcast(std::vector<at::Tensor>& tensors, int root) {
   if (world_size() == 1 || tensors.empty()) return;
 #ifdef GRPO_HAVE_GLOO
   for (auto& t : tensors) {
-    at::Tensor buf = t.is_cpu() && t.is_contiguous() ? t : t.to(at::kCPU).contiguous();
+    at::Tensor buf = impl_->native(t) ? t : t.to(at::kCPU).contiguous();
     std::vector<at::Tensor> one{buf};
     c10d::BroadcastOptions o;
     o.rootRank = root;
-    impl_->wait("broadcast", impl_->pg->broadcast(one, o));
+    impl_->wait("broadcast", impl_->group_for(buf)->broadcast(one, o));
     if (!buf.is_same(t)) t.copy_(buf);
   }
 #endif

@@ -1,6 +1,8 @@
 // learner/sft_trainer.cpp: SFT loss and loop (see sft_trainer.h).
 #include "learner/sft_trainer.h"
 
+#include "kernels/ops.h"
+
 #include <ATen/Context.h>
 #include <ATen/core/Reduction.h>
 #include <ATen/ops/cross_entropy_loss.h>
@@ -100,8 +102,14 @@ std::string resolve_device(const std::string& device) {
   return device;
 }
 
+std::string rank_device(const std::string& device, int local_rank, int world_size) {
+  if (device == "cuda" && world_size > 1) return "cuda:" + std::to_string(local_rank);
+  return device;
+}
+
 std::unique_ptr<models::CausalLM> make_policy(const JobConfig& cfg, int64_t vocab_size) {
   std::string dev = resolve_device(cfg.run.device);
+  kernels::set_use_cuda_kernels(cfg.model.use_kernels);  // model.use_kernels: fused CUDA ops or the reference
   if (!cfg.model.path.empty()) return models::load_model(cfg.model.path, cfg.model.dtype, dev);
   GRPO_ENSURE(cfg.model.arch.is_object() && !cfg.model.arch.empty(),
               "model: set model.path (a checkpoint directory) or model.arch (an architecture)");

@@ -45,6 +45,9 @@ SftLoss sft_loss(models::CausalLM& model, const std::vector<data::PackedSeq>& ba
 
 // "auto" -> "cuda" when LibTorch sees a GPU, else "cpu"; other values pass through.
 std::string resolve_device(const std::string& device);
+// With several ranks, "cuda" becomes "cuda:LOCAL_RANK" (one GPU per rank, as torchrun
+// lays them out); any other device (or an explicit index) is returned unchanged.
+std::string rank_device(const std::string& device, int local_rank, int world_size);
 
 // The policy of a job: model.path loaded (dtype/device from the config) or model.arch
 // built with run.seed; an arch without vocab_size takes `vocab_size` (the tokenizer's).
