@@ -24,6 +24,7 @@ struct TrainTokenizerArgs {
   std::vector<std::string> special_tokens;
   std::string bos_token, eos_token, pad_token;
   std::vector<std::string> files;
+  bool split_digits = false;
 };
 
 void run_train_tokenizer(const TrainTokenizerArgs& a) {
@@ -48,6 +49,7 @@ void run_train_tokenizer(const TrainTokenizerArgs& a) {
   o.min_frequency = a.min_frequency;
   o.special_tokens = a.special_tokens;
   o.show_progress = true;
+  o.split_digits = a.split_digits;
   const std::string json = train_bpe(texts, o);
 
   // Defaults: <|endoftext|> (when given) ends and pads sequences, as in GPT-2 and Qwen.
@@ -105,6 +107,8 @@ void register_train_tokenizer(CLI::App& app) {
   sub->add_option("--eos-token", a->eos_token,
                   "eos_token in tokenizer_config.json (default <|endoftext|> when given)");
   sub->add_option("--pad-token", a->pad_token, "pad_token (default: the eos token)");
+  sub->add_flag("--split-digits", a->split_digits,
+                "one token per digit (Split \" ?\\p{N}\" before ByteLevel), for arithmetic");
   sub->add_option("files", a->files, "UTF-8 text files")->required()->check(CLI::ExistingFile);
   sub->callback([a] { run_train_tokenizer(*a); });
 }

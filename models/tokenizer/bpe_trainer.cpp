@@ -2,7 +2,8 @@
 //
 // The classic algorithm (Sennrich et al. 2016, "Neural Machine Translation of Rare Words
 // with Subword Units"), byte-level as in GPT-2: count pre-tokens (GPT-2 regex, line by
-// line, special tokens cut out first), start from the 256 byte symbols, and repeatedly
+// line, special tokens cut out first; optionally digits split first), start from the 256
+// byte symbols, and repeatedly
 // merge the most frequent adjacent pair. Pair counts are updated incrementally: only the words
 // holding the merged pair are touched (an index pair -> words), and a max-heap with lazy deletion
 // picks the next pair. Ids: special tokens first, then the 256 byte characters in
@@ -21,6 +22,10 @@
 
 namespace grpo {
 namespace {
+
+// One digit per pre-token (with the space before it), as Qwen's and LLaMA's tokenizers do:
+// numbers then tokenize the same way wherever they occur, which arithmetic needs.
+constexpr const char* kSplitDigitPattern = " ?\\p{N}";
 
 uint64_t pair_key(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
@@ -70,7 +75,11 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
   // 1. Pre-token counts, line by line (each line keeps its '\n'), as HF's trainer reads
   // files; so without special tokens the result equals HF BpeTrainer's (tested).
   const tok::Regex gpt2(tok::kGpt2Pattern, false, "train-tokenizer");
+  const tok::Regex digit(kSplitDigitPattern, false, "train-tokenizer");
   std::unordered_map<std::string, int64_t> counts;
+  auto count = [&](std::string_view piece) {
+    gpt2.for_each_match(piece, [&](size_t a, size_t b) { ++counts[std::string(piece.substr(a, b - a))]; });
+  };
   for (const std::string& text : texts) {
     for (size_t start = 0; start < text.size();) {
       const size_t nl = text.find('\n', start);
@@ -78,8 +87,16 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
       const std::string_view line = std::string_view(text).substr(start, end - start);
       start = end;
       split_specials(line, o.special_tokens, [&](std::string_view piece) {
-        gpt2.for_each_match(
-            piece, [&](size_t a, size_t b) { ++counts[std::string(piece.substr(a, b - a))]; });
+        if (!o.split_digits) return count(piece);
+        // Split(" ?\p{N}", Isolated) first: each digit (with its leading space) and each
+        // stretch between digits is its own piece, then the GPT-2 regex as usual.
+        size_t last = 0;
+        digit.for_each_match(piece, [&](size_t a, size_t b) {
+          if (a > last) count(piece.substr(last, a - last));
+          count(piece.substr(a, b - a));
+          last = b;
+        });
+        if (last < piece.size()) count(piece.substr(last));
       });
     }
   }
@@ -232,6 +249,15 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
                             {"add_prefix_space", false},
                             {"trim_offsets", true},
                             {"use_regex", true}};
+  ojson pre_tokenizer = byte_level;
+  if (o.split_digits)
+    pre_tokenizer = {{"type", "Sequence"},
+                     {"pretokenizers",
+                      {{{"type", "Split"},
+                        {"pattern", {{"Regex", kSplitDigitPattern}}},
+                        {"behavior", "Isolated"},
+                        {"invert", false}},
+                       byte_level}}};
   ojson added = ojson::array();
   for (int i = 0; i < n_special; ++i)
     added.push_back({{"id", i},
@@ -258,7 +284,7 @@ std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions&
                 {"padding", nullptr},
                 {"added_tokens", std::move(added)},
                 {"normalizer", nullptr},
-                {"pre_tokenizer", byte_level},
+                {"pre_tokenizer", std::move(pre_tokenizer)},
                 {"post_processor", byte_level},
                 {"decoder", byte_level},
                 {"model", std::move(model)}};

@@ -74,6 +74,9 @@ struct BpeTrainOptions {
   int min_frequency = 2;                    // a pair seen fewer times is never merged
   std::vector<std::string> special_tokens;  // ids 0..k-1, in this order
   bool show_progress = false;               // a progress line on stderr
+  // Pre-tokenise with Split(" ?\p{N}", Isolated) before ByteLevel, so every digit is its
+  // own token (no merges across digits); written into tokenizer.json as a Sequence.
+  bool split_digits = false;
 };
 
 // Learns a GPT-2 style byte-level BPE (ByteLevel pre-tokeniser with the GPT-2 regex) from

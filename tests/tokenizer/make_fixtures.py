@@ -149,10 +149,30 @@ def hf_trained():
     tok.save(os.path.join(HERE, "hf_trained_deepseek_golden_1000.json"))
 
 
+def hf_trained_split_digits():
+    """As hf_trained, with digits split first: pre-tokenizer Sequence[Split(" ?\\p{N}",
+    Isolated), ByteLevel] (grpo train-tokenizer --split-digits), vocab 600."""
+    texts = [json.loads(l)["text"] for l in open(os.path.join(SHARED, "golden", "deepseek_v3.jsonl"),
+                                                 encoding="utf-8") if l.strip()]
+    lines = []
+    for t in texts:
+        parts = t.split("\n")
+        lines += [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre.Sequence([pre.Split(Regex(r" ?\p{N}"), "isolated"),
+                                      pre.ByteLevel(add_prefix_space=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(lines, trainer=trainers.BpeTrainer(
+        vocab_size=600, min_frequency=2, initial_alphabet=pre.ByteLevel.alphabet(),
+        show_progress=False))
+    tok.save(os.path.join(HERE, "hf_trained_split_digits_600.json"))
+
+
 def main():
     os.makedirs(HERE, exist_ok=True)
     real_tricky()
     hf_trained()
+    hf_trained_split_digits()
     rows = []
     for name, tok in fixtures().items():
         path = os.path.join(HERE, name + ".json")

@@ -494,6 +494,30 @@ TEST(TokenizerTrain, ReproducesHuggingFaceBpeTrainerExactly) {
     ASSERT_EQ(ours["model"]["merges"][i], hf["model"]["merges"][i]) << "merge " << i;
 }
 
+TEST(TokenizerTrain, SplitDigitsReproducesHuggingFaceBpeTrainerExactly) {
+  // fixtures/hf_trained_split_digits_600.json: HF BpeTrainer with the pre-tokenizer
+  // Sequence[Split(" ?\p{N}", Isolated), ByteLevel] on the golden texts (make_fixtures.py).
+  std::vector<std::string> texts;
+  for (const auto& row : load_golden("deepseek_v3")) texts.push_back(row.text);
+  BpeTrainOptions o;
+  o.vocab_size = 600;
+  o.split_digits = true;
+  const std::string file = train_bpe(texts, o);
+  const json ours = json::parse(file);
+  const json hf = json::parse(fs::read_file(
+      std::string(GRPO_SOURCE_DIR) + "/tests/tokenizer/fixtures/hf_trained_split_digits_600.json"));
+  EXPECT_EQ(ours["pre_tokenizer"], hf["pre_tokenizer"]);
+  EXPECT_EQ(ours["model"]["vocab"], hf["model"]["vocab"]);
+  ASSERT_EQ(ours["model"]["merges"].size(), hf["model"]["merges"].size());
+  for (size_t i = 0; i < hf["model"]["merges"].size(); ++i)
+    ASSERT_EQ(ours["model"]["merges"][i], hf["model"]["merges"][i]) << "merge " << i;
+  // Every digit is its own token: "12345" never merges, whatever the corpus held.
+  const Tokenizer t = Tokenizer::from_json(file, "trained");
+  EXPECT_EQ(t.encode(" 12345").size(), 5u);  // " 1" "2" "3" "4" "5"
+  EXPECT_EQ(t.encode("678").size(), 3u);
+  EXPECT_EQ(t.decode(t.encode("x = 907 * 31")), "x = 907 * 31");
+}
+
 TEST(TokenizerTrain, RejectsImpossibleOptions) {
   BpeTrainOptions o;
   o.vocab_size = 257;
