@@ -1,6 +1,8 @@
-// kernels/ops.h: the fused ops of grpo. One signature each; two implementations behind
-// it: a CUDA kernel (kernels/cuda/, when GRPO_CUDA is on and the tensors are on a GPU) and
-// a plain LibTorch reference that is also the CPU path (kernels/reference.cpp). Models
+// kernels/ops.h: the fused ops of grpo. One signature each; up to three implementations
+// behind it: a CUDA kernel (kernels/cuda/, when GRPO_CUDA is on and the tensors are on a
+// GPU), fused CPU loops for inference (kernels/cpu_kernels.cpp: CPU float32 tensors, no
+// gradient needed) and a plain LibTorch reference (kernels/reference.cpp) that is the
+// ground truth for both and the path for everything else (autograd, other dtypes). Models
 // and the learner call these functions, never an implementation directly.
 #pragma once
 #include <ATen/core/Tensor.h>
@@ -11,16 +13,18 @@
 namespace grpo::kernels {
 
 // Dispatch: every function below runs the CUDA kernel when the build has GRPO_CUDA, the
-// input tensors are on a GPU and use_cuda_kernels() is true; otherwise the LibTorch
-// reference (kernels/reference.h), which is also what tests compare the kernels against.
+// input tensors are on a GPU and use_kernels() is true; the fused CPU loops when the
+// inputs are CPU float32, no input requires a gradient (or grad mode is off) and
+// use_kernels() is true; otherwise the LibTorch reference (kernels/reference.h), which is
+// also what tests compare the kernels against.
 // Misuse (wrong rank, dtype, device, sizes) throws c10::Error (TORCH_CHECK) naming the
 // argument. All functions are thread-safe (no shared mutable state besides the switch).
 
 // Whether the CUDA implementations are compiled in and a GPU is present.
 bool cuda_available();
 // Process-wide switch (model.use_kernels): false forces the reference on every device.
-void set_use_cuda_kernels(bool on);
-bool use_cuda_kernels();
+void set_use_kernels(bool on);
+bool use_kernels();
 
 // RMSNorm: y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32.
 //  x: [N, H] (any leading dims) float/bf16; weight: [H]. Returns x's dtype. Differentiable.

@@ -109,7 +109,7 @@ std::string rank_device(const std::string& device, int local_rank, int world_siz
 
 std::unique_ptr<models::CausalLM> make_policy(const JobConfig& cfg, int64_t vocab_size) {
   std::string dev = resolve_device(cfg.run.device);
-  kernels::set_use_cuda_kernels(cfg.model.use_kernels);  // model.use_kernels: fused CUDA ops or the reference
+  kernels::set_use_kernels(cfg.model.use_kernels);  // model.use_kernels: fused CUDA ops or the reference
   if (!cfg.model.path.empty()) return models::load_model(cfg.model.path, cfg.model.dtype, dev);
   GRPO_ENSURE(cfg.model.arch.is_object() && !cfg.model.arch.empty(),
               "model: set model.path (a checkpoint directory) or model.arch (an architecture)");

@@ -50,8 +50,12 @@ struct SampleResult {
 };
 
 // Samples one token per row. logits: [B, V] float32 (any device); params[b] and rngs[b]
-// belong to row b (rngs advance by one draw for non-greedy rows). Not thread-safe for the
-// rngs. Throws grpo::Error on shape mismatch.
+// belong to row b (rngs advance by one draw for non-greedy rows). On a CPU (with
+// kernels::use_kernels()) the draw runs as one loop per row over the log-probs (a partial
+// sort for top-k/top-p); elsewhere as sort/cumsum/searchsorted tensor ops. Both draw from
+// the same distribution with the same uniform, so they pick the same token except on
+// exact ties of probability. Not thread-safe for the rngs. Throws grpo::Error on shape
+// mismatch.
 SampleResult sample_tokens(const at::Tensor& logits, const std::vector<const SamplingParams*>& params,
                            const std::vector<SeqRng*>& rngs);
 

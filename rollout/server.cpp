@@ -388,7 +388,7 @@ std::string resolve_auth_token(const JobConfig& cfg) {
 std::unique_ptr<WorkerServer> make_worker(const JobConfig& cfg, const std::string& listen) {
   std::string device = cfg.run.device;
   if (device == "auto") device = at::globalContext().hasCUDA() ? "cuda" : "cpu";
-  kernels::set_use_cuda_kernels(cfg.model.use_kernels);
+  kernels::set_use_kernels(cfg.model.use_kernels);
   std::unique_ptr<models::CausalLM> model;
   std::string name;
   if (!cfg.model.path.empty()) {

@@ -35,7 +35,7 @@ class Gpu : public ::testing::Test {
     if (!gk::cuda_available())
       GTEST_SKIP() << "no CUDA device here: the CUDA kernels are not checked "
                       "(run scripts/gpu_check.sh on a GPU machine)";
-    gk::set_use_cuda_kernels(true);
+    gk::set_use_kernels(true);
   }
 };
 
@@ -266,9 +266,9 @@ TEST_F(Gpu, LogprobChunkKernelWritesEveryPoisonedOutput) {
 TEST_F(Gpu, SwitchOffRoutesCudaTensorsToTheReference) {
   auto g = gen(108);
   at::Tensor x = gpu(randn({4, 32}, g, at::kFloat)), w = gpu(randn({32}, g, at::kFloat));
-  gk::set_use_cuda_kernels(false);
+  gk::set_use_kernels(false);
   at::Tensor off = gk::rms_norm(x, w, 1e-6);
-  gk::set_use_cuda_kernels(true);
+  gk::set_use_kernels(true);
   at::Tensor on = gk::rms_norm(x, w, 1e-6);
   EXPECT_LT(rel_err(on, off), 1e-6);
 }

@@ -10,7 +10,11 @@
 #include <cmath>
 #include <numeric>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/ops/randn.h>
+
 #include "core/error.h"
+#include "kernels/ops.h"
 
 namespace grpo::rollout {
 namespace {
@@ -150,6 +154,40 @@ TEST(Sampler, SameSeedSameDrawsAndStreamsDifferPerSample) {
   EXPECT_EQ(draw(11, 0), draw(11, 0));
   EXPECT_NE(draw(11, 0), draw(11, 1));
   EXPECT_NE(draw(11, 0), draw(12, 0));
+}
+
+TEST(Sampler, CpuLoopAndTensorPathDrawTheSameTokens) {
+  // The fused CPU loop (kernels on) and the sort/cumsum tensor path (the GPU path, taken
+  // on a CPU with kernels off) draw from the same distribution with the same uniforms.
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  const int64_t B = 48, V = 1000;
+  at::Tensor logits = at::randn({B, V}, gen).mul(3.0);
+  std::vector<SamplingParams> settings(B);
+  for (int64_t b = 0; b < B; ++b) {
+    SamplingParams& sp = settings[b];
+    sp.temperature = b % 6 == 0 ? 0.0 : 0.5 + 0.1 * (b % 7);
+    sp.top_k = b % 3 == 1 ? 1 + b % 40 : 0;
+    sp.top_p = b % 4 == 2 ? 0.3 + 0.1 * (b % 6) : 1.0;
+  }
+  std::vector<const SamplingParams*> params;
+  for (auto& sp : settings) params.push_back(&sp);
+  auto run = [&](bool kernels) {
+    kernels::set_use_kernels(kernels);
+    std::vector<SeqRng> rngs;
+    for (int64_t b = 0; b < B; ++b) rngs.emplace_back(9, b, 0);
+    std::vector<SeqRng*> ptrs;
+    for (auto& r : rngs) ptrs.push_back(&r);
+    std::vector<SampleResult> out;
+    for (int step = 0; step < 5; ++step) out.push_back(sample_tokens(logits, params, ptrs));
+    kernels::set_use_kernels(true);
+    return out;
+  };
+  auto fused = run(true), tensor = run(false);
+  for (size_t step = 0; step < fused.size(); ++step) {
+    EXPECT_EQ(fused[step].tokens, tensor[step].tokens) << "step " << step;
+    for (int64_t b = 0; b < B; ++b)
+      EXPECT_NEAR(fused[step].logprobs[b], tensor[step].logprobs[b], 1e-5) << "row " << b;
+  }
 }
 
 TEST(Sampler, BadSettingsAreRejectedByName) {
