@@ -5,7 +5,8 @@
 // repetitions (CUDA events), achieved GB/s (bytes the kernel must move at least) or
 // TFLOP/s, the fraction of the ceiling, the unfused time and the speed-up. Prints a
 // Markdown table (bench/RESULTS.md format). Without a GPU it says so, measures the
-// token_logprobs peak-memory ratio on the CPU (chunked vs naive), and exits 0.
+// token_logprobs peak-memory ratio on the CPU (chunked vs naive), times the fused CPU loops
+// against the references at decode shapes, and exits 0.
 // Usage: kernels_bench [--quick]
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/arange.h>
@@ -32,8 +33,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_ops.h"
 #include "kernels/ops.h"
 #include "kernels/reference.h"
+#include <ATen/Parallel.h>
+#include <chrono>
 #ifdef GRPO_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 
@@ -333,6 +337,71 @@ void gpu_bench(bool quick) {
   }
 }
 #endif
+// ------------------------------------------------------------------ CPU fused loops
+// Median wall time (microseconds) of fn over reps runs after warm-up.
+double cpu_us(const std::function<void()>& fn, int reps) {
+  for (int i = 0; i < 3; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto a = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a)
+                    .count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// The fused CPU loops (kernels/cpu_ops.h) against the LibTorch references they replace, at
+// the shapes of one decode step of rollout_bench's model (B = 64 sequences, 64 cached
+// tokens, hidden 256, 8 heads, latent 64 + rope 16, 16 experts top-4).
+void cpu_bench(bool quick) {
+  const int reps = quick ? 20 : 200;
+  auto g = at::detail::createCPUGenerator(3);
+  auto rn = [&](at::IntArrayRef s) { return at::randn(s, g); };
+  const int64_t B = 64, H = 256, hq = 8, dc = 64, dr = 16, S = 64, L = 128, len = 64;
+  const int64_t E = 16, K = 4, I = 128;
+  std::printf("\n## fused CPU loops vs the LibTorch references (%d threads, median of %d)\n\n",
+              at::get_num_threads(), reps);
+  std::printf("| op | shape | fused (us) | reference (us) | speed-up |\n|---|---|---|---|---|\n");
+  auto row = [&](const char* op, const char* shape, const std::function<void()>& fused,
+                 const std::function<void()>& ref) {
+    const double f = cpu_us(fused, reps), r = cpu_us(ref, reps);
+    std::printf("| %s | %s | %.1f | %.1f | %.1fx |\n", op, shape, f, r, r / f);
+  };
+  at::Tensor x = rn({B, H}), res = rn({B, H}), w = rn({H});
+  row("rms_norm", "[64, 256]", [&] { gk::cpu::rms_norm(x, w, 1e-6); },
+      [&] { gk::ref::rms_norm(x, w, 1e-6); });
+  row("add_rms_norm", "[64, 256]", [&] { gk::cpu::add_rms_norm(x, res, w, 1e-6); },
+      [&] { gk::ref::add_rms_norm(x, res, w, 1e-6); });
+  gk::MoeGateOptions o;
+  o.top_k = K, o.n_group = 4, o.topk_group = 2, o.routed_scaling_factor = 2.5;
+  at::Tensor logits = rn({B, E}), bias = rn({E}).mul(0.1);
+  row("moe_gate", "[64, 16] top-4 of 2/4 groups", [&] { gk::cpu::moe_gate(logits, bias, o); },
+      [&] { gk::ref::moe_gate(logits, bias, o); });
+  at::Tensor idx = std::get<0>(gk::ref::moe_gate(logits, bias, o));
+  row("moe_routing", "[64, 4] -> 16", [&] { gk::cpu::moe_routing(idx, E); },
+      [&] { gk::ref::moe_routing(idx, E); });
+  gk::MoeRouting r = gk::ref::moe_routing(idx, E);
+  at::Tensor ys = rn({B * K, H}), tw = rn({B, K});
+  row("moe_unpermute", "[256, 256]", [&] { gk::cpu::moe_unpermute(ys, tw, r); },
+      [&] { gk::ref::moe_unpermute(ys, tw, r); });
+  at::Tensor xs = rn({B * K, H}), we = rn({E, I, H});
+  row("grouped_gemm", "[256, 256] x 16 x [128, 256]",
+      [&] { gk::cpu::grouped_gemm(xs, we, r.counts); },
+      [&] { gk::ref::grouped_gemm(xs, we, r.counts); });
+  at::Tensor ql = rn({B, hq, dc}), qr = rn({B, hq, dr}), kv = rn({S, L, dc}), kr = rn({S, L, dr});
+  at::Tensor slots = at::arange(B, at::TensorOptions().dtype(at::kLong));
+  at::Tensor lens = at::full({B}, len, at::TensorOptions().dtype(at::kLong));
+  row("mla_decode", "B 64, 8 heads, 64 tokens, Dc 64 + Dr 16",
+      [&] { gk::cpu::mla_decode(ql, qr, kv, kr, slots, lens, 0.2); },
+      [&] { gk::ref::mla_decode(ql, qr, kv, kr, slots, lens, 0.2); });
+  // Arithmetic rate of the fused MLA decode: 2 (Dc + Dr) + 2 Dc flops per (head, token).
+  const double us = cpu_us([&] { gk::cpu::mla_decode(ql, qr, kv, kr, slots, lens, 0.2); }, reps);
+  std::printf("\nmla_decode fused: %.2f GFLOP/s\n",
+              double(B) * hq * len * (2 * (dc + dr) + 2 * dc) / us / 1e3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -347,6 +416,7 @@ int main(int argc, char** argv) {
 #endif
   std::printf("kernels_bench: no CUDA device here (or a build without GRPO_CUDA): the CUDA "
               "kernels are not measured. Run scripts/gpu_check.sh on a GPU machine.\n");
-  cpu_logprob_memory(quick);
+  cpu_logprob_memory(quick);  // first: it forks, which an OpenMP pool started here would hang
+  cpu_bench(quick);
   return 0;
 }

@@ -5,8 +5,12 @@
 // in the same run and prints the ratio.
 //   rollout_bench --save DIR            write the benchmark model (HF layout) and exit
 //   rollout_bench --checkpoint DIR [--prompts 8 --group 8 --prompt-len 32 --max-new 64
-//                 --threads 4 --iters 2 --batch 64]
+//                 --threads 4 --iters 2 --batch 64 --end-tokens 0 --profile TRACE.json]
+// --end-tokens K (> 0): ids 2 .. K+1 end a sequence (EOS list), so answer lengths are
+// long-tailed as in RL rollouts (geometric, mean about V/K tokens, capped at --max-new);
+// tokens counted are the generated ones up to and including the end token.
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <chrono>
 #include <cstdio>
@@ -40,8 +44,8 @@ static nlohmann::json bench_config() {
 }
 
 int main(int argc, char** argv) {
-  std::string save, ckpt;
-  int64_t P = 8, G = 8, L = 32, N = 64, threads = 4, iters = 2, batch = 64;
+  std::string save, ckpt, profile;
+  int64_t P = 8, G = 8, L = 32, N = 64, threads = 4, iters = 2, batch = 64, end_tokens = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--save") save = v;
@@ -53,6 +57,8 @@ int main(int argc, char** argv) {
     else if (k == "--threads") threads = std::stoll(v);
     else if (k == "--iters") iters = std::stoll(v);
     else if (k == "--batch") batch = std::stoll(v);
+    else if (k == "--end-tokens") end_tokens = std::stoll(v);
+    else if (k == "--profile") profile = v;
     else {
       std::fprintf(stderr, "rollout_bench: unknown option %s\n", k.c_str());
       return 2;
@@ -74,6 +80,7 @@ int main(int argc, char** argv) {
     std::mt19937 rng(0);
     auto sp = std::make_shared<rollout::SamplingParams>();
     sp->temperature = 1.0, sp->top_p = 1.0, sp->top_k = 0, sp->max_new_tokens = N, sp->seed = 1;
+    for (int64_t e = 0; e < end_tokens; ++e) sp->eos_ids.push_back(2 + e);
     std::vector<rollout::GroupRequest> groups;
     for (int64_t p = 0; p < P; ++p) {
       rollout::GroupRequest g;
@@ -93,8 +100,13 @@ int main(int argc, char** argv) {
       for (const auto& c : out) tokens += static_cast<int64_t>(c.tokens.size());
       best = std::min(best, s);
     }
+    if (!profile.empty()) {  // one more run under the op profiler (chrome trace JSON)
+      torch::autograd::profiler::RecordProfile guard(profile);
+      engine.generate(groups);
+    }
     std::cout << nlohmann::json{{"impl", "grpo"}, {"prompts", P}, {"group", G}, {"prompt_len", L},
-                                {"max_new", N}, {"threads", threads}, {"tokens", tokens},
+                                {"max_new", N}, {"threads", threads}, {"batch", batch},
+                                {"end_tokens", end_tokens}, {"tokens", tokens},
                                 {"seconds", best}, {"tokens_per_s", tokens / best}}
                      .dump()
               << std::endl;

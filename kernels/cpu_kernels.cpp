@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -75,40 +76,129 @@ GRPO_CPU_CLONES void rms_rows(const float* __restrict__ x, const float* __restri
 
 // ---- MLA decode ------------------------------------------------------------------------
 
-// One row (sequence) of mla_decode over all its heads. The cache rows are read once per
-// row for every head: scores [hq, len] first, then a softmax per head, then the
-// probability-weighted sum of latents (axpy over the cache rows).
+// exp(x) for the softmax's x <= 0: 2^n * p(r) with r = x - n ln2 in [-ln2/2, ln2/2] and a
+// degree-6 Taylor polynomial (relative error < 3e-7); plain arithmetic, so it vectorises.
+inline float exp_nonpos(float x) {
+  x = std::max(x, -87.0f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;  // ln2 hi + lo
+  float p = 1.f / 720;
+  p = p * r + 1.f / 120;
+  p = p * r + 1.f / 24;
+  p = p * r + 1.f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float two_n;
+  std::memcpy(&two_n, &bits, sizeof two_n);
+  return p * two_n;
+}
+
+// Register blocks of mla_row: scores for kSt tokens x kSh heads, outputs for kOh heads x
+// kOd latent dims.
+constexpr int64_t kSh = 8, kSt = 4, kOh = 4, kOd = 16;
+
+// Scratch floats mla_row needs for a row of `len` tokens.
+int64_t mla_scratch(int64_t len, int64_t hq, int64_t dc, int64_t dr) {
+  const int64_t hp = (hq + kSh - 1) / kSh * kSh;
+  return hp * (len + dc + dr + 2);
+}
+
+// One row (sequence) of mla_decode over all its heads, as two tiny GEMMs around a softmax:
+// S = Q K^T with Q the scaled [hq, Dc + Dr] query (transposed into qt [Dc + Dr][hp], hp =
+// hq rounded up to kSh) and K the row's cache, then O = softmax(S) C. Both keep their
+// accumulators in vector registers (blocks above) so no partial sum goes through memory.
 GRPO_CPU_CLONES void mla_row(const float* __restrict__ ql, const float* __restrict__ qr,
                              const float* __restrict__ c, const float* __restrict__ kr, int64_t len,
-                             int64_t hq, int64_t dc, int64_t dr, float scale, float* __restrict__ s,
-                             float* __restrict__ out, float* __restrict__ lse) {
-  for (int64_t t = 0; t < len; ++t) {
-    const float* ct = c + t * dc;
-    const float* rt = kr + t * dr;
-    for (int64_t h = 0; h < hq; ++h)
-      s[h * len + t] = (dot(ql + h * dc, ct, dc) + dot(qr + h * dr, rt, dr)) * scale;
-  }
-  for (int64_t h = 0; h < hq; ++h) {
-    float* sh = s + h * len;
-    float m = -std::numeric_limits<float>::infinity();
-    for (int64_t t = 0; t < len; ++t) m = std::max(m, sh[t]);
-    float sum = 0.f;
-    for (int64_t t = 0; t < len; ++t) {
-      sh[t] = std::exp(sh[t] - m);
-      sum += sh[t];
-    }
-    lse[h] = m + std::log(sum);
-    const float inv = 1.0f / sum;
-    for (int64_t t = 0; t < len; ++t) sh[t] *= inv;
-  }
-  std::fill(out, out + hq * dc, 0.f);
-  for (int64_t t = 0; t < len; ++t) {
-    const float* ct = c + t * dc;
-    for (int64_t h = 0; h < hq; ++h) {
-      const float p = s[h * len + t];
-      float* oh = out + h * dc;
+                             int64_t hq, int64_t dc, int64_t dr, float scale,
+                             float* __restrict__ scratch, float* __restrict__ out,
+                             float* __restrict__ lse) {
+  const int64_t hp = (hq + kSh - 1) / kSh * kSh;
+  float* st = scratch;              // [len][hp] scores, then probabilities
+  float* qt = st + len * hp;        // [dc + dr][hp]
+  float* mx = qt + (dc + dr) * hp;  // [hp]
+  float* sum = mx + hp;             // [hp]
+  for (int64_t d = 0; d < dc + dr; ++d)
+    for (int64_t h = 0; h < hp; ++h)
+      qt[d * hp + h] = h >= hq ? 0.f : (d < dc ? ql[h * dc + d] : qr[h * dr + d - dc]) * scale;
+  for (int64_t h0 = 0; h0 < hp; h0 += kSh) {
+    for (int64_t t0 = 0; t0 < len; t0 += kSt) {
+      const float* cr[kSt];
+      const float* rr[kSt];
+      for (int64_t i = 0; i < kSt; ++i) {  // rows past the end repeat the last one
+        const int64_t t = std::min(t0 + i, len - 1);
+        cr[i] = c + t * dc;
+        rr[i] = kr + t * dr;
+      }
+      float acc[kSt][kSh] = {};
+      for (int64_t d = 0; d < dc; ++d) {
+        const float* q = qt + d * hp + h0;
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < kSt; ++i) {
+          const float v = cr[i][d];
 #pragma omp simd
-      for (int64_t d = 0; d < dc; ++d) oh[d] += p * ct[d];
+          for (int64_t j = 0; j < kSh; ++j) acc[i][j] += v * q[j];
+        }
+      }
+      for (int64_t d = 0; d < dr; ++d) {
+        const float* q = qt + (dc + d) * hp + h0;
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < kSt; ++i) {
+          const float v = rr[i][d];
+#pragma omp simd
+          for (int64_t j = 0; j < kSh; ++j) acc[i][j] += v * q[j];
+        }
+      }
+      for (int64_t i = 0; i < kSt && t0 + i < len; ++i)
+        for (int64_t j = 0; j < kSh; ++j) st[(t0 + i) * hp + h0 + j] = acc[i][j];
+    }
+  }
+  for (int64_t h = 0; h < hp; ++h) {
+    mx[h] = -std::numeric_limits<float>::infinity();
+    sum[h] = 0.f;
+  }
+  for (int64_t t = 0; t < len; ++t) {
+#pragma omp simd
+    for (int64_t h = 0; h < hp; ++h) mx[h] = std::max(mx[h], st[t * hp + h]);
+  }
+  for (int64_t t = 0; t < len; ++t) {
+#pragma omp simd
+    for (int64_t h = 0; h < hp; ++h) {
+      const float e = exp_nonpos(st[t * hp + h] - mx[h]);
+      st[t * hp + h] = e;
+      sum[h] += e;
+    }
+  }
+  for (int64_t h = 0; h < hq; ++h) lse[h] = mx[h] + std::log(sum[h]);
+  for (int64_t h = 0; h < hp; ++h) sum[h] = h < hq ? 1.0f / sum[h] : 0.f;
+  for (int64_t t = 0; t < len; ++t) {
+#pragma omp simd
+    for (int64_t h = 0; h < hp; ++h) st[t * hp + h] *= sum[h];
+  }
+  int64_t d0 = 0;
+  for (; d0 + kOd <= dc; d0 += kOd) {
+    for (int64_t h0 = 0; h0 < hp; h0 += kOh) {
+      float acc[kOh][kOd] = {};
+      for (int64_t t = 0; t < len; ++t) {
+        const float* ct = c + t * dc + d0;
+        const float* pt = st + t * hp + h0;
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < kOh; ++i) {
+          const float p = pt[i];
+#pragma omp simd
+          for (int64_t j = 0; j < kOd; ++j) acc[i][j] += p * ct[j];
+        }
+      }
+      for (int64_t i = 0; i < kOh && h0 + i < hq; ++i)
+        for (int64_t j = 0; j < kOd; ++j) out[(h0 + i) * dc + d0 + j] = acc[i][j];
+    }
+  }
+  for (; d0 < dc; ++d0) {  // latent dims past the last full block
+    for (int64_t h = 0; h < hq; ++h) {
+      float a = 0.f;
+      for (int64_t t = 0; t < len; ++t) a += st[t * hp + h] * c[t * dc + d0];
+      out[h * dc + d0] = a;
     }
   }
 }
@@ -362,11 +452,11 @@ std::tuple<at::Tensor, at::Tensor> mla_decode(const at::Tensor& q_latent, const 
   float *op = out.mutable_data_ptr<float>(), *lsp = lse.mutable_data_ptr<float>();
   const float scale = static_cast<float>(softmax_scale);
   at::parallel_for(0, b, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> s;
+    std::vector<float> scratch;
     for (int64_t i = i0; i < i1; ++i) {
-      s.resize(static_cast<size_t>(hq * lp[i]));
+      scratch.resize(static_cast<size_t>(mla_scratch(lp[i], hq, dc, dr)));
       mla_row(qlp + i * hq * dc, qrp + i * hq * dr, kvp + sp[i] * L * dc, krp + sp[i] * L * dr,
-              lp[i], hq, dc, dr, scale, s.data(), op + i * hq * dc, lsp + i * hq);
+              lp[i], hq, dc, dr, scale, scratch.data(), op + i * hq * dc, lsp + i * hq);
     }
   });
   return {out, lse};
