@@ -205,8 +205,8 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
   if (evaluator) {
     deps.eval_hook = [&](models::CausalLM& m, int64_t) { return evaluator->run(m).metrics(); };
   }
-  // Workers start from the config's model; make them hold exactly the policy (it differs
-  // after a resume) before the first generation.
+  // Workers start from their config's model; make them hold exactly the policy before the
+  // first generation.
   struct FirstPush : learner::CompletionSource {
     learner::CompletionSource& inner;
     bool pushed = false;
@@ -214,10 +214,11 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
     FirstPush(learner::CompletionSource& i, learner::Distributed& dd) : inner(i), d(dd) {}
     std::vector<std::vector<learner::GeneratedCompletion>> generate(
         const std::vector<learner::PromptItem>& p, int64_t g, int64_t step) override {
-      if (!pushed && step > 0) {
-        // Resumed: the workers hold the config's initial model (version 0); send the
-        // checkpoint's weights as the resumed step's version. A fresh run needs no push:
-        // the workers build the same initial model from the same config and seed.
+      if (!pushed) {
+        // Start-up sync: the workers built their model from their own config (a remote
+        // worker's may differ: another seed or path), so they get the learner's weights
+        // before the first generation: as version 0 on a fresh run (the one version a
+        // worker accepts twice), as the resumed step's version after --resume.
         inner.publish(*policy_, step, d.is_main());
         d.barrier();
       }

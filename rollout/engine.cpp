@@ -1,8 +1,9 @@
 // rollout/engine.cpp: scheduler of the generation engine (see engine.h).
 // Per step: (1) drop cancelled work, (2) admit waiting groups into free slots (prefill the
 // prompt once with B = 1, copy the slot to the group's other samples, sample each sample's
-// first token from the shared prefill logits), (3) decode one token for all running
-// sequences in one [B, 1] call, sample, and retire the finished ones.
+// first token from the shared prefill logits; a group only partly admitted keeps its
+// prefilled prompt in the cache's staging slot for its later samples), (3) decode one token
+// for all running sequences in one [B, 1] call, sample, and retire the finished ones.
 #include "rollout/engine.h"
 
 #include <ATen/ops/from_blob.h>
@@ -90,6 +91,15 @@ void Engine::cancel(uint64_t ticket) {
 void Engine::set_admission_paused(bool paused) {
   std::lock_guard<std::mutex> lock(mu_);
   paused_ = paused;
+  // A pause comes before a weight update: a prompt staged under the old weights must be
+  // prefilled again.
+  if (paused) drop_staged_ = true;
+}
+
+void Engine::drop_staged() {
+  if (staged_group_ && cache_) cache_->reset(options_.max_batch_seqs);
+  staged_group_.reset();
+  staged_logits_ = at::Tensor();
 }
 
 int64_t Engine::num_running() const { return n_running_.load(); }
@@ -105,8 +115,11 @@ void Engine::ensure_cache(int64_t need_len) {
   if (cache_ && cache_len_ >= need_len) return;
   GRPO_CHECK(n_running_.load() == 0, "cache regrown with running sequences");
   int64_t len = std::max<int64_t>({need_len, 2 * cache_len_, 64});
+  drop_staged();
   cache_.reset();
-  cache_ = model_.make_cache(options_.max_batch_seqs, len);
+  // One slot more than the batch: the staging slot that keeps a partially admitted group's
+  // prefilled prompt for its samples still waiting.
+  cache_ = model_.make_cache(options_.max_batch_seqs + 1, len);
   cache_len_ = len;
 }
 
@@ -151,9 +164,14 @@ bool Engine::admit() {
   if (paused_) return false;
   // Static batching admits only into an empty batch (then fills it).
   if (!options_.continuous && n_running_.load() > 0) return false;
+  if (drop_staged_) {
+    drop_staged();
+    drop_staged_ = false;
+  }
   while (!waiting_.empty()) {
     Waiting& w = waiting_.front();
     if (w.ticket->dead) {
+      if (staged_group_ == w.group) drop_staged();
       waiting_.pop_front();
       continue;
     }
@@ -175,23 +193,41 @@ bool Engine::admit() {
     if (w.next_sample >= g.group_size) waiting_.pop_front();
     lock.unlock();
 
-    // Prefill once, share the prefix.
-    const at::Device dev = model_.lm_head_weight().device();
-    std::vector<int64_t> ids(g.prompt.begin(), g.prompt.end());
-    at::Tensor input = at::from_blob(ids.data(), {1, static_cast<int64_t>(ids.size())},
-                                     at::TensorOptions().dtype(at::kLong))
-                           .to(dev);
+    // Prefill once, share the prefix: with copies of the prefilled slot now, and through
+    // the staging slot for samples admitted later.
+    const int64_t stage = options_.max_batch_seqs;
+    const bool from_stage = staged_group_ == group;
     at::Tensor logits;
-    try {
-      logits = model_.decode(*cache_, {free[0]}, input);  // [1, V]
-    } catch (const std::exception& e) {
-      cache_->reset(free[0]);
-      lock.lock();
-      ticket->dead = true;
-      lock.unlock();
-      if (ticket->on_error) ticket->on_error(str("prefill of prompt ", g.prompt_index, ": ", e.what()));
-      lock.lock();
-      continue;
+    if (from_stage) {
+      logits = staged_logits_;
+      cache_->copy_slot(stage, free[0]);
+    } else {
+      drop_staged();
+      const at::Device dev = model_.lm_head_weight().device();
+      std::vector<int64_t> ids(g.prompt.begin(), g.prompt.end());
+      at::Tensor input = at::from_blob(ids.data(), {1, static_cast<int64_t>(ids.size())},
+                                       at::TensorOptions().dtype(at::kLong))
+                             .to(dev);
+      try {
+        logits = model_.decode(*cache_, {free[0]}, input);  // [1, V]
+      } catch (const std::exception& e) {
+        cache_->reset(free[0]);
+        lock.lock();
+        ticket->dead = true;
+        lock.unlock();
+        if (ticket->on_error) ticket->on_error(str("prefill of prompt ", g.prompt_index, ": ", e.what()));
+        lock.lock();
+        continue;
+      }
+    }
+    if (first + n < g.group_size) {
+      if (!from_stage) {  // samples left for later admissions: keep the prefix
+        cache_->copy_slot(free[0], stage);
+        staged_group_ = group;
+        staged_logits_ = logits;
+      }
+    } else if (from_stage) {
+      drop_staged();  // the group's last samples are in
     }
     size_t max_stop = 0;
     for (const auto& s : g.params->stop) max_stop = std::max(max_stop, s.size());

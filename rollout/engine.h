@@ -1,7 +1,9 @@
 // rollout/engine.h: the generation engine: batched decoding of many sequences over the
 // model's slot KV cache, with prompt sharing for groups and continuous batching.
 // Design: work arrives as groups (one prompt, G samples). Admission prefills a prompt once
-// (B = 1) and copy_slot()s it into the other samples' slots; every step then decodes one
+// (B = 1) and copy_slot()s it into the other samples' slots (a group larger than the free
+// slots keeps its prefix in one extra staging slot until its last sample is admitted, so
+// it is still prefilled once); every step then decodes one
 // token for all running sequences at once ([B, 1] -> [B, V]) and samples per row with the
 // sequence's own random stream (rollout/sampler.h), so completions do not depend on which
 // sequences share a batch. Finished sequences leave at once and waiting ones take their
@@ -106,6 +108,7 @@ class Engine {
   bool check_stop(Seq& s, int64_t token);
   void fail_all(const std::string& msg);
   void ensure_cache(int64_t need_len);
+  void drop_staged();  // driver thread
 
   models::CausalLM& model_;
   EngineOptions options_;
@@ -120,8 +123,14 @@ class Engine {
   bool paused_ = false;
   uint64_t next_ticket_ = 1;
 
+  bool drop_staged_ = false;  // guarded by mu_: set by a pause, applied by the driver
+
   // Driver-thread state.
   std::vector<std::unique_ptr<Seq>> running_;  // index = slot (nullptr: free)
+  // The front waiting group when only some of its samples are running: its prefilled
+  // prompt sits in cache slot max_batch_seqs and its first-token logits here.
+  std::shared_ptr<const GroupRequest> staged_group_;
+  at::Tensor staged_logits_;  // [1, V]
   std::atomic<int64_t> n_running_{0};
 };
 

@@ -207,9 +207,12 @@ struct WorkerServer::Impl final : public pb::RolloutWorker::Service {
     if (!reader->Read(&chunk) || !chunk.has_manifest())
       return {grpc::StatusCode::INVALID_ARGUMENT, "LoadWeights: the first message must be the manifest"};
     const pb::WeightsManifest man = chunk.manifest();
-    if (man.version() <= version.load())
+    // Version 0 is the run's initial weights: a learner starting fresh sends them once as
+    // version 0 (the start-up sync), so it is taken while the worker still holds 0.
+    const uint64_t held = version.load();
+    if (man.version() < held || (man.version() == held && held != 0))
       return {grpc::StatusCode::FAILED_PRECONDITION,
-              str("LoadWeights: stale version ", man.version(), "; worker already holds ", version.load())};
+              str("LoadWeights: stale version ", man.version(), "; worker already holds ", held)};
     uint64_t total = 0;
     for (const auto& t : man.tensors()) {
       auto it = params.find(t.name());

@@ -61,6 +61,19 @@ void expect_each_prompt_once(const std::vector<std::vector<Completion>>& got, in
   }
 }
 
+// Polls the worker's WorkerInfo until some of its slots are in use (a call is running).
+void wait_until_busy(ClientOptions opt, const std::string& address) {
+  opt.addresses = {address};
+  RolloutClient probe(opt);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until) {
+    auto st = probe.workers_info()[0];
+    if (st.alive && st.free_slots < st.capacity) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  FAIL() << "worker " << address << " never became busy";
+}
+
 TEST(RolloutE2E, KilledWorkerMidBatchLosesNoGroupAndUnauthenticatedCallsAreRefused) {
   JobConfig cfg = worker_config();
   LocalWorkers workers(cfg, 2, "process", GRPO_EXE, 300);
@@ -83,12 +96,13 @@ TEST(RolloutE2E, KilledWorkerMidBatchLosesNoGroupAndUnauthenticatedCallsAreRefus
   EXPECT_TRUE(client.health_check(0));
   SamplingParams sp;
   sp.seed = 11;
-  sp.max_new_tokens = 24;
+  sp.max_new_tokens = 240;
   const int n = 8;
   const int64_t G = 2;
   auto fut = std::async(std::launch::async, [&] { return client.generate(prompts(n), G, sp); });
-  // Kill worker 0 while it is busy with its share (4 slots for 8 sequences).
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Kill worker 0 while it is busy with its share (4 slots for 8 sequences): as soon as
+  // its WorkerInfo shows slots in use, not after a guessed delay.
+  wait_until_busy(opt, workers.addresses()[0]);
   ASSERT_EQ(fut.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
       << "the batch finished before the kill; the test must kill mid-batch";
   ASSERT_EQ(kill(workers.pids()[0], SIGKILL), 0);
@@ -99,7 +113,9 @@ TEST(RolloutE2E, KilledWorkerMidBatchLosesNoGroupAndUnauthenticatedCallsAreRefus
   // SIGTERM drains: the in-flight call on worker 1 still completes, then it exits cleanly.
   RolloutClient last(opt);
   auto fut2 = std::async(std::launch::async, [&] { return last.generate(prompts(2), 2, sp); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  wait_until_busy(opt, workers.addresses()[1]);
+  ASSERT_EQ(fut2.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the call finished before SIGTERM; the test must stop the worker mid-call";
   ASSERT_EQ(kill(workers.pids()[1], SIGTERM), 0);
   expect_each_prompt_once(fut2.get(), 2, 2, sp.max_new_tokens);
   int status = 0;

@@ -3,8 +3,8 @@
 # Qwen3 from scratch, a tokenizer trained here, local rollout workers over gRPC, the
 # accuracy + format rewards, KL on. Checks: it completes; metrics.jsonl has one line per
 # step with the core metrics; TensorBoard's own reader sees the same scalars; the workers
-# and the learner agree on log-probs; `--resume` continues to the next step; bad settings
-# are refused at start-up with the numbers.
+# and the learner agree on log-probs; `--resume` continues to the next step; in-process
+# workers (local_mode=thread) work too; bad settings are refused at start-up with the numbers.
 set -euo pipefail
 GRPO=$1; W=$2; SRC=$3; PY=$4
 rm -rf "$W"; mkdir -p "$W"
@@ -39,6 +39,16 @@ grep -q "grpo train: 2 steps" "$W/train.out" || fail "train did not finish: $(ca
 "$GRPO" train --resume "${ARGS[@]}" trainer.max_steps=3 > "$W/resume.out"
 grep -q "grpo train: 3 steps (from 2)" "$W/resume.out" || fail "resume: $(cat "$W/resume.out")"
 [ -d "$W/rl/checkpoint-3" ] && [ ! -d "$W/rl/checkpoint-1" ] || fail "checkpoints: $(ls "$W/rl")"
+
+# In-process workers (rollout.local_mode=thread): the same loop without child processes.
+"$GRPO" train "${ARGS[@]}" run.output_dir="$W/rl_thread" rollout.local_mode=thread \
+  trainer.max_steps=1 > "$W/thread.out"
+grep -q "grpo train: 1 steps" "$W/thread.out" || fail "thread workers: $(cat "$W/thread.out")"
+"$PY" - "$W/rl_thread/metrics.jsonl" <<'PYEOF' || fail "thread-worker metrics"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert r["rollout/logprob_abs_diff"] < 1e-3 and r["completions/mean_length"] > 0, r
+PYEOF
 
 "$PY" - "$W/rl" <<'PYEOF' || fail "metrics"
 import json, sys, glob

@@ -120,6 +120,26 @@ TEST(Engine, GroupLargerThanTheBatchIsSplitAcrossAdmissions) {
   sp->max_new_tokens = 4, sp->seed = 8;
   ToyModel m1(kVocab), m2(kVocab);
   expect_same(run(m1, 3, true, make_groups(2, 7, sp)), run(m2, 64, true, make_groups(2, 7, sp)));
+  EXPECT_EQ(m1.prefills_, 2);  // the staging slot keeps each prompt for its later samples
+}
+
+TEST(Engine, APauseDropsTheStagedPromptSoItIsPrefilledAgain) {
+  // A pause comes before a weight update: samples admitted after it must not reuse a
+  // prompt prefilled under the old weights.
+  auto sp = std::make_shared<SamplingParams>();
+  sp->max_new_tokens = 3, sp->seed = 2;
+  ToyModel m(kVocab);
+  Engine e(m, {.max_batch_seqs = 2});
+  std::vector<Completion> out;
+  e.submit(make_groups(1, 5, sp), [&](Completion&& c) { out.push_back(std::move(c)); });
+  e.step();  // 2 of 5 samples running, the prompt staged
+  EXPECT_EQ(m.prefills_, 1);
+  e.set_admission_paused(true);
+  while (e.num_running() > 0) e.step();
+  e.set_admission_paused(false);
+  while (e.num_running() > 0 || e.num_waiting() > 0) e.step();
+  EXPECT_EQ(out.size(), 5u);
+  EXPECT_EQ(m.prefills_, 2);
 }
 
 TEST(Engine, EosEndsACompletionAndIsKept) {

@@ -8,6 +8,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "core/error.h"
@@ -161,6 +163,20 @@ TEST(RolloutWorker, OversizedMessagesAreRejected) {
   }
 }
 
+TEST(RolloutWorker, StartUpSyncOfVersionZeroIsTakenWhileTheWorkerHoldsVersionZero) {
+  auto a = start_worker();
+  RolloutClient c(opts({a.server->address()}));
+  c.push_weights({{"lm_head.weight", at::full({kVocab, 4}, 0.25f)}}, 0);  // the start-up sync
+  EXPECT_EQ(c.workers_info()[0].policy_version, 0u);
+  EXPECT_FLOAT_EQ(a.model->lm_head_weight()[3][1].item<float>(), 0.25f);
+  c.push_weights({{"lm_head.weight", at::full({kVocab, 4}, 0.5f)}}, 1);
+  RolloutClient c2(opts({a.server->address()}));
+  EXPECT_THROW(c2.push_weights({{"lm_head.weight", at::full({kVocab, 4}, 1.f)}}, 0), grpo::Error);
+  RolloutClient c3(opts({a.server->address()}));
+  EXPECT_THROW(c3.push_weights({{"lm_head.weight", at::full({kVocab, 4}, 1.f)}}, 1), grpo::Error);
+  EXPECT_FLOAT_EQ(a.model->lm_head_weight()[3][1].item<float>(), 0.5f);
+}
+
 TEST(RolloutWorker, WeightsLoadAtomicallyAndStaleVersionsAreRefused) {
   auto a = start_worker();
   RolloutClient c(opts({a.server->address()}));
@@ -259,6 +275,47 @@ TEST(RolloutWorker, PushedWeightsOfARealModelServeTheNextRequest) {
   auto was = before.generate({{ps[0], 0, 1, shared}, {ps[1], 1, 1, shared}});
   EXPECT_TRUE(was[0].tokens != want[0].tokens || was[1].tokens != want[1].tokens)
       << "the two seeds should give different greedy answers";
+}
+
+TEST(RolloutWorker, TlsWorkerServesTlsClientsAndRefusesPlaintextAndUnknownCas) {
+  // A self-signed certificate for 127.0.0.1 made by openssl for this test, and a second
+  // one the worker does not use (an unknown CA for the client).
+  namespace fsys = std::filesystem;
+  const fsys::path dir = fsys::temp_directory_path() / ("grpo_tls_" + std::to_string(getpid()));
+  fsys::create_directories(dir);
+  auto make_cert = [&](const std::string& name) {
+    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                            "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+                            (dir / (name + ".key")).string() + " -out " +
+                            (dir / (name + ".pem")).string() + " >/dev/null 2>&1";
+    return std::system(cmd.c_str()) == 0;
+  };
+  if (!make_cert("worker") || !make_cert("other")) GTEST_SKIP() << "openssl cannot make a test certificate";
+  WorkerOptions o;
+  o.auth_token = "s3cret";
+  o.max_batch_seqs = 8;
+  o.tls = true;
+  o.tls_cert = (dir / "worker.pem").string();
+  o.tls_key = (dir / "worker.key").string();
+  WorkerServer server(std::make_unique<ToyModel>(kVocab), o);
+  server.start();
+
+  ClientOptions tls = opts({server.address()});
+  tls.tls = true;
+  tls.tls_ca = (dir / "worker.pem").string();
+  RolloutClient good(tls);
+  const SamplingParams sp = sampling();
+  expect_matches_local(good.generate(prompts(3), 2, sp), 3, 2, sp);
+
+  ClientOptions plain = opts({server.address()});
+  plain.info_timeout_s = 2;
+  EXPECT_FALSE(RolloutClient(plain).workers_info()[0].alive);
+  ClientOptions wrong_ca = tls;
+  wrong_ca.tls_ca = (dir / "other.pem").string();
+  wrong_ca.info_timeout_s = 2;
+  EXPECT_FALSE(RolloutClient(wrong_ca).workers_info()[0].alive);
+  server.shutdown(0);
+  fsys::remove_all(dir);
 }
 
 TEST(RolloutClient, NoLiveWorkerGivesAClearError) {
