@@ -215,11 +215,7 @@ TrainResult train_grpo(JobConfig& cfg, const TrainerDeps& deps, int64_t stop_aft
   const int64_t steps_per_pass = local_n / t.per_device_train_batch_size / t.gradient_accumulation_steps;
 
   models::CausalLM& policy = *deps.policy;
-  std::vector<at::Tensor> params;
-  for (auto& p : policy.module().parameters()) {
-    if (p.requires_grad()) params.push_back(p);
-  }
-  GRPO_ENSURE(!params.empty(), "the policy has no trainable parameters");
+  std::vector<at::Tensor> params = trainable_parameters(policy.module(), t.freeze);
   const std::string device = params.front().device().str();
   Optimizer opt(params, OptimOptions::from(t, t.max_steps * t.num_iterations * steps_per_pass));
   PromptSampler sampler(deps.data->size(), static_cast<uint64_t>(cfg.run.seed), cfg.data.shuffle,

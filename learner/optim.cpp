@@ -5,12 +5,14 @@
 
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
+#include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 #include <torch/serialize/archive.h>
 
 #include <algorithm>
 #include <cmath>
+#include <regex>
 
 #include "core/error.h"
 #include "core/sections/trainer.h"
@@ -124,6 +126,40 @@ void Optimizer::load(const std::string& path) {
                   " for a parameter of shape ", p.sizes());
     }
   }
+}
+
+std::vector<at::Tensor> trainable_parameters(torch::nn::Module& model,
+                                             const std::vector<std::string>& freeze) {
+  std::vector<std::regex> res;
+  for (const auto& f : freeze) {
+    try {
+      res.emplace_back(f, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw ConfigError(str("trainer.freeze: '", f, "' is not a valid regex: ", e.what()));
+    }
+  }
+  std::vector<bool> used(res.size(), false);
+  std::vector<at::Tensor> out;
+  for (auto& item : model.named_parameters(/*recurse=*/true)) {
+    at::Tensor p = item.value();
+    if (!p.requires_grad()) continue;
+    bool frozen = false;
+    for (size_t i = 0; i < res.size(); ++i) {
+      if (std::regex_search(item.key(), res[i])) used[i] = frozen = true;
+    }
+    if (frozen) {
+      p.requires_grad_(false);
+    } else {
+      out.push_back(p);
+    }
+  }
+  for (size_t i = 0; i < res.size(); ++i) {
+    if (!used[i])
+      throw ConfigError(str("trainer.freeze: '", freeze[i], "' matches no trainable parameter ",
+                            "(names look like model.layers.0.mlp.gate.weight)"));
+  }
+  if (out.empty()) throw ConfigError("trainer.freeze leaves no parameter to train");
+  return out;
 }
 
 }  // namespace grpo::learner

@@ -14,6 +14,9 @@
 namespace torch::optim {
 class AdamW;
 }
+namespace torch::nn {
+class Module;
+}
 namespace grpo::cfg {
 struct TrainerConfig;
 }
@@ -38,6 +41,14 @@ struct OptimOptions {
 // linear 1 - p with p = (step - warmup) / (total - warmup), clamped to [0, 1]. Throws
 // grpo::Error for an unknown scheduler name.
 double lr_multiplier(const OptimOptions& o, int64_t step);
+
+// The parameters to train: every parameter of `model` that requires a gradient, except
+// those whose dotted (Hugging Face) name matches one of the `freeze` regexes (ECMAScript,
+// searched anywhere in the name); those are set to requires_grad = false. Throws
+// ConfigError (naming trainer.freeze) for a bad regex, one that matches no parameter, or
+// when nothing is left to train.
+std::vector<at::Tensor> trainable_parameters(torch::nn::Module& model,
+                                             const std::vector<std::string>& freeze);
 
 // Scales all gradients so that their global L2 norm is at most max_norm (no-op when
 // max_norm <= 0) and returns the norm before clipping (computed in fp32). Parameters

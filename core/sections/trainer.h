@@ -36,6 +36,7 @@ struct TrainerConfig {
   int64_t logprob_chunk = 4096;              // vocab chunk for per-token log-probs
   bool bf16 = true;                          // autocast on CUDA
   std::string resume;                        // checkpoint directory to resume from
+  std::vector<std::string> freeze;           // ECMAScript regexes of parameter names not trained
   void visit(Visitor& v) {
     v.field("max_steps", max_steps, {.doc = "training steps: one rollout batch each, num_iterations x minibatches/gradient_accumulation_steps optimiser updates", .range = Range{1, 1e12}});
     v.field("prompts_per_step", prompts_per_step, {.doc = "prompts drawn per step across all ranks", .range = Range{1, 1e9}});
@@ -70,6 +71,7 @@ struct TrainerConfig {
     v.field("logprob_chunk", logprob_chunk, {.doc = "vocabulary chunk for per-token log-probs", .range = Range{1, 1e9}});
     v.field("bf16", bf16, {.doc = "bf16 autocast on CUDA"});
     v.field("resume", resume, {.doc = "checkpoint directory to resume from, or auto (the latest under run.output_dir)"});
+    v.field("freeze", freeze, {.doc = "parameters left untrained: regexes searched in the Hugging Face parameter names (e.g. 'mlp\\.gate\\.weight' for the MoE routers, 'embed_tokens')"});
   }
 };
 

@@ -7,6 +7,7 @@
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/tensor.h>
+#include <torch/nn/module.h>
 
 #include <cmath>
 #include <filesystem>
@@ -98,4 +99,44 @@ TEST(Optimizer, SavedStateResumesIdentically) {
   grpo::learner::Optimizer c({q}, o);
   EXPECT_THROW(c.load(path), grpo::Error);
   std::filesystem::remove(path);
+}
+
+namespace {
+// A module tree with Hugging Face-style dotted names.
+std::shared_ptr<torch::nn::Module> named_tree() {
+  auto root = std::make_shared<torch::nn::Module>();
+  auto layers = root->register_module("layers", std::make_shared<torch::nn::Module>());
+  auto l0 = layers->register_module("0", std::make_shared<torch::nn::Module>());
+  auto mlp = l0->register_module("mlp", std::make_shared<torch::nn::Module>());
+  auto gate = mlp->register_module("gate", std::make_shared<torch::nn::Module>());
+  gate->register_parameter("weight", at::zeros({4, 2}));
+  mlp->register_parameter("up_proj", at::zeros({3, 2}));
+  root->register_parameter("embed", at::zeros({5, 2}));
+  return root;
+}
+}  // namespace
+
+TEST(TrainableParameters, FreezeRegexesLeaveMatchingParametersUntrained) {
+  auto m = named_tree();
+  auto all = grpo::learner::trainable_parameters(*m, {});
+  EXPECT_EQ(all.size(), 3u);
+  auto some = grpo::learner::trainable_parameters(*m, {"mlp\\.gate\\.weight", "^embed$"});
+  ASSERT_EQ(some.size(), 1u);
+  EXPECT_EQ(some[0].size(0), 3);  // up_proj only
+  EXPECT_FALSE(m->named_parameters()["layers.0.mlp.gate.weight"].requires_grad());
+  EXPECT_TRUE(m->named_parameters()["layers.0.mlp.up_proj"].requires_grad());
+}
+
+TEST(TrainableParameters, BadOrUnmatchedPatternsAreConfigErrorsNamingTheKey) {
+  auto m = named_tree();
+  for (std::string bad : {"(unclosed", "no_such_param"}) {
+    try {
+      grpo::learner::trainable_parameters(*m, {bad});
+      FAIL() << bad;
+    } catch (const grpo::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("trainer.freeze: '" + bad + "'"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_THROW(grpo::learner::trainable_parameters(*m, {"."}), grpo::ConfigError);  // nothing left
 }
