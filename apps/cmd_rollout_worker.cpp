@@ -6,6 +6,8 @@
 
 #include <iostream>
 
+#include <ATen/Parallel.h>
+
 #include "apps/cli.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -28,6 +30,7 @@ void register_rollout_worker(CLI::App& app) {
   sub->callback([args, listen, port_file, drain] {
     JobConfig cfg;
     if (!args->load(cfg)) return;
+    if (cfg.rollout.num_threads > 0) at::set_num_threads(static_cast<int>(cfg.rollout.num_threads));
     // Block the stop signals before any thread starts, then wait for them here.
     sigset_t set;
     sigemptyset(&set);

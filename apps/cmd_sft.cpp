@@ -4,6 +4,8 @@
 // RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT variables.
 #include <iostream>
 
+#include <ATen/Parallel.h>
+
 #include "apps/cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -18,6 +20,7 @@ namespace {
 void run_sft(const cli::JobArgs& args) {
   JobConfig cfg;
   if (!args.load(cfg)) return;
+  if (cfg.run.num_threads > 0) at::set_num_threads(static_cast<int>(cfg.run.num_threads));
   auto env = learner::DistEnv::from_env();
   std::string device = learner::rank_device(learner::resolve_device(cfg.run.device), env.local_rank, env.world_size);
   cfg.run.device = device;

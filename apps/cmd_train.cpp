@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <optional>
 
+#include <ATen/Parallel.h>
+
 #include "apps/cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -133,6 +135,7 @@ class RewardScorer : public learner::CompletionScorer {
 void run_train(const cli::JobArgs& args, const std::optional<std::string>& resume) {
   JobConfig cfg;
   if (!args.load(cfg)) return;
+  if (cfg.run.num_threads > 0) at::set_num_threads(static_cast<int>(cfg.run.num_threads));
   if (resume) cfg.trainer.resume = resume->empty() ? "auto" : *resume;
   GRPO_ENSURE(!cfg.data.train_file.empty(), "data.train_file is required for `grpo train`");
   auto env = learner::DistEnv::from_env();

@@ -20,6 +20,7 @@ struct RolloutConfig {
   double request_timeout_s = 600;
   int64_t max_message_mb = 64;
   int64_t max_batch_seqs = 64;          // sequences decoded at once per worker
+  int64_t num_threads = 0;              // CPU intra-op threads of a worker process (0: default)
   void visit(Visitor& v) {
     v.field("num_generations", num_generations, {.doc = "answers sampled per prompt (group size G)", .range = Range{1, 1e6}});
     v.field("max_completion_length", max_completion_length, {.doc = "maximum new tokens per answer", .range = Range{1, 1e7}});
@@ -39,6 +40,7 @@ struct RolloutConfig {
     v.field("request_timeout_s", request_timeout_s, {.doc = "deadline of one generate call", .range = Range{0, 1e7, true}});
     v.field("max_message_mb", max_message_mb, {.doc = "largest gRPC message accepted", .range = Range{1, 2047}});
     v.field("max_batch_seqs", max_batch_seqs, {.doc = "sequences a worker decodes at once", .range = Range{1, 1e6}});
+    v.field("num_threads", num_threads, {.doc = "CPU intra-op threads of each rollout worker process (0: LibTorch's default; in-process workers share the trainer's)", .range = Range{0, 4096}});
   }
 };
 }  // namespace grpo::cfg

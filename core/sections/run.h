@@ -11,6 +11,7 @@ struct RunConfig {
   bool jsonl = true;                      // metrics.jsonl beside the outputs
   bool tensorboard = true;                // TensorBoard event file under tb/
   std::string progress = "auto";          // bar on a terminal, lines otherwise
+  int64_t num_threads = 0;                // CPU intra-op threads of this process (0: LibTorch's default)
   void visit(Visitor& v) {
     v.field("name", name, {.doc = "run name, used in logs and metric files"});
     v.field("output_dir", output_dir, {.doc = "directory for checkpoints, metrics and the effective config"});
@@ -19,6 +20,7 @@ struct RunConfig {
     v.field("jsonl", jsonl, {.doc = "write metrics.jsonl"});
     v.field("tensorboard", tensorboard, {.doc = "write TensorBoard event files under tb/"});
     v.field("progress", progress, {.doc = "progress display", .one_of = {"auto", "bar", "lines", "off"}});
+    v.field("num_threads", num_threads, {.doc = "CPU intra-op threads of the trainer / eval process (0: LibTorch's default, one per core)", .range = Range{0, 4096}});
   }
 };
 }  // namespace grpo::cfg
