@@ -65,6 +65,25 @@ std::string sub_trace(int64_t a, int64_t b) {
   return s;
 }
 
+// Multiplication of a by one digit d, least significant digit first, with carries:
+// "7 * 6 = 42 carry 4, 4 * 6 + 4 = 28".
+std::string mul_digit_trace(int64_t a, int64_t d) {
+  std::string s;
+  const std::string da = digits_of(a);
+  int64_t carry = 0;
+  for (size_t i = 0; i < da.size(); ++i) {
+    const int64_t x = da[da.size() - 1 - i] - '0';
+    const int64_t p = x * d + carry;
+    if (!s.empty()) s += ", ";
+    s += str(x, " * ", d);
+    if (carry) s += str(" + ", carry);
+    s += str(" = ", p);
+    carry = p / 10;
+    if (carry && i + 1 < da.size()) s += str(" carry ", carry);
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string arith_trace(int64_t a, char op, int64_t b) {
@@ -79,9 +98,16 @@ std::string arith_trace(int64_t a, char op, int64_t b) {
       t = str(a, " < ", b, " so compute ", b, " - ", a, ": ", sub_trace(b, a), ", negate");
     }
   } else {
-    int64_t ones = b % 10, tens = b / 10;
-    t = str(a, " * ", ones, " = ", a * ones, ", ", a, " * ", tens * 10, " = ", a * tens * 10, ", ",
-            a * ones, " + ", a * tens * 10, " = ", r);
+    // Long multiplication by the ones digit, then the tens digit (shifted), then their
+    // column sum: every step is a one-digit product or sum a small model can learn.
+    const int64_t ones = b % 10, tens = b / 10;
+    t = str(a, " * ", ones, ": ", mul_digit_trace(a, ones), ", so ", a * ones, ". ");
+    if (tens > 0) {
+      t += str(a, " * ", tens, ": ", mul_digit_trace(a, tens), ", so ", a * tens, ", shifted ",
+               a * tens * 10, ". ", a * ones, " + ", a * tens * 10, ": ",
+               add_trace(a * ones, a * tens * 10), ".");
+    }
+    while (!t.empty() && (t.back() == ' ' || t.back() == '.')) t.pop_back();
   }
   return str(" <think> ", t, ". So ", a, " ", op, " ", b, " = ", r, " </think> <answer> ", r,
              " </answer>");

@@ -44,7 +44,14 @@ TEST(Arith, TracesShowCarriesBorrowsAndPartialProducts) {
             " <think> 12 - 8 = 4 borrow 1, 9 - 7 = 2 borrow 1, 4 - 1 = 3. So 502 - 178 = 324 </think> <answer> 324 </answer>");
   EXPECT_NE(gd::arith_trace(120, '-', 300).find("<answer> -180 </answer>"), std::string::npos);
   EXPECT_EQ(gd::arith_trace(47, '*', 36),
-            " <think> 47 * 6 = 282, 47 * 30 = 1410, 282 + 1410 = 1692. So 47 * 36 = 1692 </think> <answer> 1692 </answer>");
+            " <think> 47 * 6: 7 * 6 = 42 carry 4, 4 * 6 + 4 = 28, so 282. 47 * 3: 7 * 3 = 21 carry 2,"
+            " 4 * 3 + 2 = 14, so 141, shifted 1410. 282 + 1410: 2 + 0 = 2, 8 + 1 = 9, 2 + 4 = 6,"
+            " 0 + 1 = 1. So 47 * 36 = 1692 </think> <answer> 1692 </answer>");
+  // A zero ones digit and a product without carries.
+  EXPECT_EQ(gd::arith_trace(12, '*', 40),
+            " <think> 12 * 0: 2 * 0 = 0, 1 * 0 = 0, so 0. 12 * 4: 2 * 4 = 8, 1 * 4 = 4, so 48,"
+            " shifted 480. 0 + 480: 0 + 0 = 0, 0 + 8 = 8, 0 + 4 = 4. So 12 * 40 = 480 </think>"
+            " <answer> 480 </answer>");
 }
 
 namespace {
