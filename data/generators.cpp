@@ -44,10 +44,7 @@ std::string add_trace(int64_t a, int64_t b) {
   return s;
 }
 
-// Column subtraction of a >= b, least significant digit first. Each column writes its
-// signed difference (the borrow taken from it shown as "- 1") and, when that is negative,
-// adds 10 and borrows: "2 - 8 = -6 + 10 = 4 borrow 1, 0 - 1 - 7 = -8 + 10 = 2 borrow 1,
-// 5 - 1 - 1 = 3". The borrow decision is then read off the sign just written.
+// Column subtraction of a >= b with borrows.
 std::string sub_trace(int64_t a, int64_t b) {
   std::string s;
   std::string da = digits_of(a), db = digits_of(b);
@@ -55,31 +52,17 @@ std::string sub_trace(int64_t a, int64_t b) {
   for (size_t i = 0; i < da.size(); ++i) {
     int64_t x = da[da.size() - 1 - i] - '0';
     int64_t y = i < db.size() ? db[db.size() - 1 - i] - '0' : 0;
-    const int64_t r = x - borrow - y;
+    int64_t top = x - borrow;
     if (!s.empty()) s += ", ";
-    s += borrow ? str(x, " - 1 - ", y) : str(x, " - ", y);
-    s += str(" = ", r);
-    borrow = r < 0 ? 1 : 0;
-    if (borrow) s += str(" + 10 = ", r + 10, " borrow 1");
+    if (top < y) {
+      s += str(top + 10, " - ", y, " = ", top + 10 - y, " borrow 1");
+      borrow = 1;
+    } else {
+      s += str(top, " - ", y, " = ", top - y);
+      borrow = 0;
+    }
   }
   return s;
-}
-
-// Which of two non-negative integers is larger, digit by digit from the most significant
-// (same digit count, as make_arith draws): "4 = 4, 3 > 2, so 435 > 421".
-std::string compare_trace(int64_t a, int64_t b) {
-  const std::string da = digits_of(a), db = digits_of(b);
-  std::string s;
-  const char* rel = a < b ? " < " : a > b ? " > " : " = ";
-  if (da.size() == db.size()) {
-    for (size_t i = 0; i < da.size(); ++i) {
-      if (!s.empty()) s += ", ";
-      s += str(da[i], da[i] < db[i] ? " < " : da[i] > db[i] ? " > " : " = ", db[i]);
-      if (da[i] != db[i]) break;
-    }
-    s += ", ";
-  }
-  return s + str("so ", a, rel, b);
 }
 
 // Multiplication of a by one digit d, least significant digit first, with carries:
@@ -109,13 +92,10 @@ std::string arith_trace(int64_t a, char op, int64_t b) {
   if (op == '+') {
     t = add_trace(a, b);
   } else if (op == '-') {
-    // First which is larger (written out, so the branch is never guessed), then the
-    // columns of the larger minus the smaller, negated when a < b.
-    t = compare_trace(a, b) + ". ";
     if (a >= b) {
-      t += sub_trace(a, b);
+      t = sub_trace(a, b);
     } else {
-      t += str("compute ", b, " - ", a, ": ", sub_trace(b, a), ", negate");
+      t = str(a, " < ", b, " so compute ", b, " - ", a, ": ", sub_trace(b, a), ", negate");
     }
   } else {
     // Long multiplication by the ones digit, then the tens digit (shifted), then their

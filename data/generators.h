@@ -43,8 +43,7 @@ struct CountdownSolution {
 std::optional<CountdownSolution> solve_countdown(const std::vector<int64_t>& nums, int64_t target);
 
 // Worked traces (exposed for tests): column addition with carries, column subtraction
-// (a digit-by-digit comparison first; then signed column differences with borrows; a < b:
-// the swapped difference, negated), and long multiplication (each
+// with borrows (a < b: the swapped difference, negated), and long multiplication (each
 // digit product with its carry, the ones and the shifted tens partial products, then their
 // column sum), each ending "So a op b = r </think> <answer> r </answer>".
 std::string arith_trace(int64_t a, char op, int64_t b);

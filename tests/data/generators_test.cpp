@@ -41,11 +41,7 @@ TEST(Arith, TracesShowCarriesBorrowsAndPartialProducts) {
   EXPECT_EQ(gd::arith_trace(347, '+', 285),
             " <think> 7 + 5 = 12 carry 1, 4 + 8 + 1 = 13 carry 1, 3 + 2 + 1 = 6. So 347 + 285 = 632 </think> <answer> 632 </answer>");
   EXPECT_EQ(gd::arith_trace(502, '-', 178),
-            " <think> 5 > 1, so 502 > 178. 2 - 8 = -6 + 10 = 4 borrow 1, 0 - 1 - 7 = -8 + 10 = 2"
-            " borrow 1, 5 - 1 - 1 = 3. So 502 - 178 = 324 </think> <answer> 324 </answer>");
-  EXPECT_EQ(gd::arith_trace(435, '-', 471),
-            " <think> 4 = 4, 3 < 7, so 435 < 471. compute 471 - 435: 1 - 5 = -4 + 10 = 6 borrow 1,"
-            " 7 - 1 - 3 = 3, 4 - 4 = 0, negate. So 435 - 471 = -36 </think> <answer> -36 </answer>");
+            " <think> 12 - 8 = 4 borrow 1, 9 - 7 = 2 borrow 1, 4 - 1 = 3. So 502 - 178 = 324 </think> <answer> 324 </answer>");
   EXPECT_NE(gd::arith_trace(120, '-', 300).find("<answer> -180 </answer>"), std::string::npos);
   EXPECT_EQ(gd::arith_trace(47, '*', 36),
             " <think> 47 * 6: 7 * 6 = 42 carry 4, 4 * 6 + 4 = 28, so 282. 47 * 3: 7 * 3 = 21 carry 2,"
