@@ -234,6 +234,9 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
   first.policy_ = policy.get();
   deps.rollout = &first;
 
+  // Every checkpoint carries the tokenizer, template and generation settings, like final/,
+  // so `grpo eval --checkpoint DIR/checkpoint-N` works on it.
+  deps.checkpoint_files = [&cfg](const std::string& d) { learner::write_run_meta(cfg, d); };
   auto res = learner::train_grpo(cfg, deps);
   if (dist->is_main()) {
     // <output_dir>/final: the trained policy with its tokenizer, template and generation

@@ -134,7 +134,8 @@ std::string latest_checkpoint(const std::string& output_dir) {
 
 std::string save_checkpoint(const std::string& output_dir, const CheckpointState& st,
                             models::CausalLM& model, const Optimizer* opt,
-                            const std::string& config_yaml, int64_t keep_last, Distributed& dist) {
+                            const std::string& config_yaml, int64_t keep_last, Distributed& dist,
+                            const std::function<void(const std::string& dir)>& extra_files) {
   const stdfs::path final_dir = stdfs::path(output_dir) / str("checkpoint-", st.step);
   const stdfs::path tmp = stdfs::path(output_dir) / str("checkpoint-", st.step, ".tmp");
   std::error_code ec;
@@ -154,6 +155,7 @@ std::string save_checkpoint(const std::string& output_dir, const CheckpointState
     fs::write_atomic((tmp / "config.yaml").string(), config_yaml);
     json ts = {{"step", st.step}, {"world_size", dist.world_size()}, {"trainer", st.trainer}};
     fs::write_atomic((tmp / "trainer_state.json").string(), ts.dump(1));
+    if (extra_files) extra_files(tmp.string());
   }
   dist.barrier();  // all rank files are in place
   if (dist.is_main()) {

@@ -11,6 +11,7 @@
 // generators) travel with each rank so a resumed run continues bit-identically.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -34,11 +35,15 @@ struct CheckpointState {
 // optimizer, trainer state and config; each rank writes rank-<r>.json with its state and
 // RNG. Then rank 0 renames the directory into place and deletes the oldest complete
 // checkpoints beyond `keep_last` (0: keep all). `opt` may be null (no optimizer state).
+// `extra_files`, when set, is called on rank 0 with the temporary directory before the
+// rename, to add files that belong to the checkpoint (tokenizer, template, generation
+// settings), so they appear atomically with it.
 // Returns the final directory. Throws grpo::Error naming the path on I/O failure (the
 // previous checkpoints are left untouched).
 std::string save_checkpoint(const std::string& output_dir, const CheckpointState& st,
                             models::CausalLM& model, const Optimizer* opt,
-                            const std::string& config_yaml, int64_t keep_last, Distributed& dist);
+                            const std::string& config_yaml, int64_t keep_last, Distributed& dist,
+                            const std::function<void(const std::string& dir)>& extra_files = {});
 
 // Restores weights (copied in place into `model`, which must have the same architecture),
 // optimizer state (when `opt` is not null) and this rank's RNG state from `dir`; returns

@@ -412,7 +412,7 @@ TrainResult train_grpo(JobConfig& cfg, const TrainerDeps& deps, int64_t stop_aft
       cs.trainer = {{"policy_version", version}, {"epoch", sampler.epoch()}};
       cs.rank = {{"data", sampler.state()}};
       res.last_checkpoint = save_checkpoint(cfg.run.output_dir, cs, policy, &opt, config_yaml,
-                                            t.save_total_limit, dist);
+                                            t.save_total_limit, dist, deps.checkpoint_files);
     }
     if (stopping) break;
   }

@@ -122,6 +122,9 @@ struct TrainerDeps {
   std::function<std::map<std::string, double>(models::CausalLM& policy, int64_t step)> eval_hook;
   // Called on rank 0 after each step's metrics are computed (tests, custom logging).
   std::function<void(int64_t step, const std::map<std::string, double>&)> on_step;
+  // Called on rank 0 with each checkpoint's directory before it is renamed into place, to
+  // add the tokenizer, template and generation settings (grpo train does). May be empty.
+  std::function<void(const std::string& dir)> checkpoint_files;
 };
 
 struct TrainResult {

@@ -198,7 +198,8 @@ SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const Tokenizer& to
       st.step = step + 1;
       st.trainer = nlohmann::json{{"stage", "sft"}};
       st.rank = nlohmann::json{{"data", sampler.state()}};
-      save_checkpoint(cfg.run.output_dir, st, model, &opt, cfg_yaml, cfg.trainer.save_total_limit, dist);
+      save_checkpoint(cfg.run.output_dir, st, model, &opt, cfg_yaml, cfg.trainer.save_total_limit, dist,
+                      [&](const std::string& d) { write_run_meta(cfg, d); });
     }
   }
   if (dist.is_main()) progress.finish(str("loss ", res.last_loss));

@@ -3,7 +3,8 @@
 # Qwen3 from scratch, a tokenizer trained here, local rollout workers over gRPC, the
 # accuracy + format rewards, KL on. Checks: it completes; metrics.jsonl has one line per
 # step with the core metrics; TensorBoard's own reader sees the same scalars; the workers
-# and the learner agree on log-probs; `--resume` continues to the next step; in-process
+# and the learner agree on log-probs; `--resume` continues to the next step; a periodic
+# checkpoint carries its tokenizer (`grpo eval` runs on it); in-process
 # workers (local_mode=thread) work too; bad settings are refused at start-up with the numbers.
 set -euo pipefail
 GRPO=$1; W=$2; SRC=$3; PY=$4
@@ -39,6 +40,13 @@ grep -q "grpo train: 2 steps" "$W/train.out" || fail "train did not finish: $(ca
 "$GRPO" train --resume "${ARGS[@]}" trainer.max_steps=3 > "$W/resume.out"
 grep -q "grpo train: 3 steps (from 2)" "$W/resume.out" || fail "resume: $(cat "$W/resume.out")"
 [ -d "$W/rl/checkpoint-3" ] && [ ! -d "$W/rl/checkpoint-1" ] || fail "checkpoints: $(ls "$W/rl")"
+# A periodic checkpoint carries its tokenizer, template and generation settings like final/:
+# `grpo eval` needs nothing but the directory.
+for f in tokenizer.json grpo.json model.safetensors; do
+  [ -f "$W/rl/checkpoint-3/$f" ] || fail "checkpoint-3 has no $f: $(ls "$W/rl/checkpoint-3")"
+done
+"$GRPO" eval --checkpoint "$W/rl/checkpoint-3" --data "$W/train.jsonl" --limit 4 --progress off \
+  | tail -1 | grep -q '"n":4' || fail "grpo eval on a periodic checkpoint"
 
 # In-process workers (rollout.local_mode=thread): the same loop without child processes.
 "$GRPO" train "${ARGS[@]}" run.output_dir="$W/rl_thread" rollout.local_mode=thread \
