@@ -12,6 +12,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 
 #include "core/error.h"
@@ -139,11 +140,32 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
   const int64_t steps_per_pass = n_micro / accum;
   const bool autocast = o.bf16_autocast && o.device.rfind("cuda", 0) == 0;
 
-  // Pack once.
+  // Pack once. With group_by_length, each optimiser step's window of mb * accum completions
+  // is ordered by length first: mixed lengths (a 50-token sum next to a 120-token product)
+  // otherwise pad every minibatch to its longest member. The loss of a window is a sum over
+  // its minibatches with normalisers that do not depend on the split (grpo: per-sequence
+  // means over the window's sequences; dr_grpo: a constant; dapo: the window's tokens), so
+  // the update is the same up to float rounding; bnpo's per-minibatch token mean is not.
+  const std::vector<Completion>* src = &local;
+  std::vector<Completion> ordered;
+  if (o.group_by_length && o.loss.loss_type != "bnpo" && mb < mb * accum) {
+    const size_t window = static_cast<size_t>(mb * accum);
+    std::vector<size_t> idx(local.size());
+    std::iota(idx.begin(), idx.end(), size_t{0});
+    auto len = [&](size_t i) { return local[i].prompt_ids.size() + local[i].completion_ids.size(); };
+    for (size_t w = 0; w < idx.size(); w += window) {
+      std::stable_sort(idx.begin() + static_cast<std::ptrdiff_t>(w),
+                       idx.begin() + static_cast<std::ptrdiff_t>(std::min(idx.size(), w + window)),
+                       [&](size_t a, size_t b) { return len(a) < len(b); });
+    }
+    ordered.reserve(local.size());
+    for (size_t i : idx) ordered.push_back(local[i]);
+    src = &ordered;
+  }
   std::vector<PackedBatch> batches;
   batches.reserve(static_cast<size_t>(n_micro));
   for (int64_t i = 0; i < n_micro; ++i) {
-    batches.push_back(pack(local, static_cast<size_t>(i * mb), static_cast<size_t>((i + 1) * mb),
+    batches.push_back(pack(*src, static_cast<size_t>(i * mb), static_cast<size_t>((i + 1) * mb),
                            o.device, o.mask_truncated_completions));
   }
 

@@ -68,6 +68,10 @@ struct UpdateOptions {
   int64_t gradient_accumulation_steps = 1;
   int64_t num_iterations = 1;
   bool mask_truncated_completions = false;
+  // Within each optimiser step's window, minibatches take completions in order of length,
+  // so a minibatch pads to lengths close to its own (the gradient of the window is the same
+  // sum). Ignored for `bnpo`, whose per-minibatch token mean depends on the split.
+  bool group_by_length = true;
   bool rollout_is_correction = false;
   double rollout_is_cap = 2.0;
   double moe_bias_update_rate = 0.0;

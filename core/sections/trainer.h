@@ -24,6 +24,7 @@ struct TrainerConfig {
   std::string scale_rewards = "group";
   std::string importance_sampling_level = "token";
   bool mask_truncated_completions = false;
+  bool group_by_length = true;               // minibatches of similar lengths (not bnpo)
   bool dynamic_sampling = false;
   int64_t max_resample_rounds = 4;
   bool rollout_is_correction = false;        // TIS on the worker/learner mismatch
@@ -59,6 +60,7 @@ struct TrainerConfig {
     v.field("scale_rewards", scale_rewards, {.doc = "advantage scaling", .one_of = {"group", "batch", "none"}});
     v.field("importance_sampling_level", importance_sampling_level, {.doc = "token ratios (GRPO) or sequence ratios (GSPO)", .one_of = {"token", "sequence"}});
     v.field("mask_truncated_completions", mask_truncated_completions, {.doc = "no loss on answers cut at max_completion_length"});
+    v.field("group_by_length", group_by_length, {.doc = "order each optimiser step's completions by length before splitting them into minibatches, so each pads less (same update up to rounding; ignored for bnpo)"});
     v.field("dynamic_sampling", dynamic_sampling, {.doc = "DAPO: drop groups whose rewards are all equal and draw more"});
     v.field("max_resample_rounds", max_resample_rounds, {.doc = "extra rounds of drawing under dynamic sampling", .range = Range{0, 1000}});
     v.field("rollout_is_correction", rollout_is_correction, {.doc = "truncated importance sampling on worker vs learner log-probs"});
