@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # scripts/demo.sh: the README's main command. Installs what is missing, builds `grpo`,
 # then runs the demo pipeline of configs/demo.yaml on the CPU:
-#   1. make-data: 2000 arith training rows (+ worked SFT traces), 300 fresh eval rows
-#      (different seed), a 100-row held-out file for periodic evaluation during RL;
-#   2. train-tokenizer: a byte-level BPE trained on the rendered prompts and traces;
+#   1. make-data: 36000 arith rows with worked SFT traces (seed 1), 4000 fresh RL prompts
+#      (seed 4), 300 fresh eval rows (seed 2), a 100-row held-out file for periodic
+#      evaluation during RL (seed 3);
+#   2. train-tokenizer: a byte-level BPE (one token per digit) trained on the rendered
+#      prompts and traces;
 #   3. sft: cold-start SFT of a small DeepSeek-style model -> runs/demo/sft/final;
 #   4. eval of the SFT checkpoint on the 300 fresh rows;
 #   5. train: GRPO (format + accuracy) through local rollout workers over gRPC, starting
@@ -17,13 +19,14 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${GRPO_BUILD_DIR:-build}
 OUT=${DEMO_OUT:-runs/demo}
-SFT_ROWS=${DEMO_SFT_ROWS:-2000}
-RL_STEPS=${DEMO_RL_STEPS:-40}
+SFT_ROWS=${DEMO_SFT_ROWS:-36000}
+RL_STEPS=${DEMO_RL_STEPS:-80}
 PY=${GRPO_VENV:-/opt/grpo/venv}/bin/python
 read -r -a EXTRA <<< "${DEMO_OVERRIDES:-}"
-# One intra-op thread per process: the rollout workers and the learner share 2 cores, and
-# OpenMP threads spinning against each other on a busy machine cost up to 50x (measured).
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# SFT and eval run alone and use both cores; during RL the rollout worker and the learner
+# share the 2 cores, so each gets one intra-op thread (OpenMP threads spinning against each
+# other on a busy machine cost up to 50x, measured).
+THREADS=${OMP_NUM_THREADS:-2}
 
 t_start=$(date +%s)
 if [ -z "${DEMO_SKIP_BUILD:-}" ]; then
@@ -37,41 +40,39 @@ t_built=$(date +%s)
 
 mkdir -p "$OUT/data"
 echo "== data"
-"$GRPO" make-data arith --n "$SFT_ROWS" --seed 1 --output "$OUT/data/train.jsonl" --with-solutions "$OUT/data/sft.jsonl"
+"$GRPO" make-data arith --n "$SFT_ROWS" --seed 1 --output "$OUT/data/sft_rows.jsonl" --with-solutions "$OUT/data/sft.jsonl"
+"$GRPO" make-data arith --n 4000 --seed 4 --output "$OUT/data/train.jsonl"
 "$GRPO" make-data arith --n 300 --seed 2 --output "$OUT/data/test.jsonl"
 "$GRPO" make-data arith --n 100 --seed 3 --output "$OUT/data/heldout.jsonl"
 
 echo "== tokenizer"
 "$PY" - "$OUT/data/sft.jsonl" "$OUT/data/corpus.txt" <<'PYEOF'
 import json, sys
-# The R1-Zero template (data/template.cpp) with each question, then its worked trace.
-T = ("A conversation between User and Assistant. The user asks a question, and the Assistant "
-     "solves it. The assistant first thinks about the reasoning process in the mind and then "
-     "provides the user with the answer. The reasoning process and answer are enclosed within "
-     "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning "
-     "process here </think> <answer> answer here </answer>. User: {prompt}. Assistant:")
+# The prompt template of configs/demo.yaml with each question, then its worked trace.
+T = "User: {prompt} Assistant:"
 with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
     for line in f:
         r = json.loads(line)
         out.write(T.replace("{prompt}", r["prompt"]) + r["completion"] + "\n")
 PYEOF
-"$GRPO" train-tokenizer --vocab-size 600 --special-tokens "<|endoftext|>" --output "$OUT/tokenizer" "$OUT/data/corpus.txt"
+"$GRPO" train-tokenizer --vocab-size 400 --split-digits --special-tokens "<|endoftext|>" \
+  --output "$OUT/tokenizer" "$OUT/data/corpus.txt"
 
 echo "== SFT"
 t0=$(date +%s)
-"$GRPO" sft --config configs/demo.yaml run.output_dir="$OUT/sft" tokenizer.path="$OUT/tokenizer" \
+OMP_NUM_THREADS=$THREADS "$GRPO" sft --config configs/demo.yaml run.output_dir="$OUT/sft" tokenizer.path="$OUT/tokenizer" \
   sft.train_file="$OUT/data/sft.jsonl" run.progress=lines "${EXTRA[@]}"
 t_sft=$(( $(date +%s) - t0 ))
 
 echo "== eval SFT"
 t0=$(date +%s)
-"$GRPO" eval --checkpoint "$OUT/sft/final" --data "$OUT/data/test.jsonl" --progress lines \
+OMP_NUM_THREADS=$THREADS "$GRPO" eval --checkpoint "$OUT/sft/final" --data "$OUT/data/test.jsonl" --progress lines \
   --output "$OUT/eval_sft.json" | tail -1
 t_eval1=$(( $(date +%s) - t0 ))
 
 echo "== GRPO"
 t0=$(date +%s)
-"$GRPO" train --config configs/demo.yaml model.path="$OUT/sft/final" run.output_dir="$OUT/rl" \
+OMP_NUM_THREADS=1 "$GRPO" train --config configs/demo.yaml model.path="$OUT/sft/final" run.output_dir="$OUT/rl" \
   tokenizer.path="$OUT/sft/final" data.train_file="$OUT/data/train.jsonl" \
   data.eval_file="$OUT/data/heldout.jsonl" sft.enabled=false trainer.max_steps="$RL_STEPS" \
   run.progress=lines "${EXTRA[@]}"
@@ -79,8 +80,7 @@ t_rl=$(( $(date +%s) - t0 ))
 
 echo "== eval RL"
 t0=$(date +%s)
-"$GRPO" eval --checkpoint "$OUT/rl/final" --tokenizer "$OUT/sft/final" --data "$OUT/data/test.jsonl" \
-  --template r1_zero --progress lines --output "$OUT/eval_rl.json" | tail -1
+OMP_NUM_THREADS=$THREADS "$GRPO" eval --checkpoint "$OUT/rl/final" --data "$OUT/data/test.jsonl" --progress lines --output "$OUT/eval_rl.json" | tail -1
 t_eval2=$(( $(date +%s) - t0 ))
 
 "$PY" scripts/plot_metrics.py "$OUT/rl/metrics.jsonl" "$OUT/rl/metrics.png" \

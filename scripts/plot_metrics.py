@@ -3,9 +3,11 @@
 completion length per RL step) into a PNG with matplotlib.
 
 Usage: plot_metrics.py METRICS.jsonl OUT.png [--baseline EVAL.json] [--final EVAL.json]
-Keys read (the first present of each list): reward; eval/accuracy or accuracy;
-completions/mean_length or completion_length. --baseline/--final are `grpo eval --output`
-files drawn as horizontal reference lines on the accuracy panel.
+Keys drawn (each one present): reward; eval/accuracy (held-out, greedy),
+accuracy (the sampled training answers); completions/mean_length,
+completion_length, eval/mean_completion_length. Per-step series of more than 20 points also
+get a 5-step moving average (the prompts of a step vary in difficulty). --baseline/--final
+are `grpo eval --output` files drawn as horizontal reference lines on the accuracy panel.
 """
 import argparse
 import json
@@ -18,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 PANELS = [
     ("reward", ["reward"]),
-    ("accuracy", ["eval/accuracy", "rewards/accuracy/mean", "accuracy"]),
+    ("accuracy", ["eval/accuracy", "accuracy"]),
     ("completion length (tokens)", ["completions/mean_length", "completion_length", "eval/mean_completion_length"]),
 ]
 
@@ -46,7 +48,12 @@ def main():
             pts = [(r["step"], r[key]) for r in rows if key in r and "step" in r]
             if pts:
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, marker="." if len(pts) < 30 else None, label=key)
+                if len(pts) > 20:
+                    line, = ax.plot(xs, ys, alpha=0.3, label=key)
+                    avg = [sum(ys[max(0, i - 4):i + 1]) / len(ys[max(0, i - 4):i + 1]) for i in range(len(ys))]
+                    ax.plot(xs, avg, color=line.get_color(), label=f"{key} (5-step mean)")
+                else:
+                    ax.plot(xs, ys, marker=".", label=key)
         if title == "accuracy":
             for path, name, style in ((a.baseline, "SFT (eval set)", "--"), (a.final, "RL (eval set)", ":")):
                 if path:
