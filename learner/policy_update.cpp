@@ -148,7 +148,7 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
   // the update is the same up to float rounding; bnpo's per-minibatch token mean is not.
   const std::vector<Completion>* src = &local;
   std::vector<Completion> ordered;
-  if (o.group_by_length && o.loss.loss_type != "bnpo" && mb < mb * accum) {
+  if (o.group_by_length && o.loss.loss_type != "bnpo" && accum > 1) {
     const size_t window = static_cast<size_t>(mb * accum);
     std::vector<size_t> idx(local.size());
     std::iota(idx.begin(), idx.end(), size_t{0});

@@ -23,9 +23,9 @@ SFT_ROWS=${DEMO_SFT_ROWS:-36000}
 RL_STEPS=${DEMO_RL_STEPS:-80}
 PY=${GRPO_VENV:-/opt/grpo/venv}/bin/python
 read -r -a EXTRA <<< "${DEMO_OVERRIDES:-}"
-# SFT and eval run alone and use both cores; during RL the rollout worker and the learner
-# share the 2 cores, so each gets one intra-op thread (OpenMP threads spinning against each
-# other on a busy machine cost up to 50x, measured).
+# SFT and eval run alone and use both cores. During RL the learner takes 2 intra-op threads
+# and the rollout worker 1 (run.num_threads / rollout.num_threads in configs/demo.yaml; the
+# environment says 1 so no other OpenMP pool spins against them: that cost up to 50x).
 THREADS=${OMP_NUM_THREADS:-2}
 
 t_start=$(date +%s)
