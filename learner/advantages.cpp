@@ -84,7 +84,9 @@ Advantages compute_advantages(const std::vector<double>& rewards, int64_t group_
     double scale = 1.0;
     if (scale_rewards == "group") scale = 1.0 / (std_unbiased(rewards, b, g, mean) + eps);
     if (scale_rewards == "batch") scale = 1.0 / (batch_std + eps);
-    for (size_t i = b; i < b + g; ++i) out.values[i] = (rewards[i] - mean) * scale;
+    // A group of equal rewards has no signal: its advantages are exactly 0 (the mean of
+    // equal doubles can be off by an ulp), so the learner can tell them apart.
+    for (size_t i = b; i < b + g; ++i) out.values[i] = zero ? 0.0 : (rewards[i] - mean) * scale;
   }
   return out;
 }

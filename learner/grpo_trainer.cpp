@@ -261,6 +261,7 @@ TrainResult train_grpo(JobConfig& cfg, const TrainerDeps& deps, int64_t stop_aft
   uo.num_iterations = t.num_iterations;
   uo.mask_truncated_completions = t.mask_truncated_completions;
   uo.group_by_length = t.group_by_length;
+  uo.skip_zero_advantage = t.skip_zero_advantage;
   uo.rollout_is_correction = t.rollout_is_correction;
   uo.rollout_is_cap = t.rollout_is_cap;
   uo.moe_bias_update_rate = t.moe_bias_update_rate;

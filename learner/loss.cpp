@@ -74,8 +74,11 @@ LossOutput grpo_loss(const at::Tensor& logp, const at::Tensor& logp_old, const a
   LossOutput out;
   at::Tensor masked = per_token * mask;  // broadcasts [N, 1] to [N, T] at sequence level
   at::Tensor loss;
+  const bool window = opt.sequence_divisor > 0;
+  const double n_seq = static_cast<double>(per_token.size(0));
   if (lt == "grpo") {
-    loss = (masked.sum(-1) / at::clamp(mask.sum(-1), 1.0)).mean();
+    loss = (masked.sum(-1) / at::clamp(mask.sum(-1), 1.0)).sum() /
+           (window ? opt.sequence_divisor / opt.accumulation_divisor : n_seq);
     out.policy_loss = loss.item<double>();
     loss = loss / opt.accumulation_divisor;
   } else if (lt == "bnpo") {
@@ -83,7 +86,8 @@ LossOutput grpo_loss(const at::Tensor& logp, const at::Tensor& logp_old, const a
     out.policy_loss = loss.item<double>();
     loss = loss / opt.accumulation_divisor;
   } else if (lt == "dr_grpo") {
-    loss = masked.sum() / static_cast<double>(per_token.size(0) * opt.max_completion_length);
+    loss = masked.sum() / ((window ? opt.sequence_divisor / opt.accumulation_divisor : n_seq) *
+                           static_cast<double>(opt.max_completion_length));
     out.policy_loss = loss.item<double>();
     loss = loss / opt.accumulation_divisor;
   } else {  // dapo

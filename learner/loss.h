@@ -22,6 +22,10 @@ struct LossOptions {
   int64_t max_completion_length = 256;  // dr_grpo denominator
   // grpo, bnpo, dr_grpo: the loss is divided by this (gradient accumulation steps).
   double accumulation_divisor = 1.0;
+  // grpo, dr_grpo: > 0 replaces N * accumulation_divisor as the count of sequences the
+  // loss is averaged over, for a minibatch that is part of a larger window (the learner
+  // leaves zero-advantage completions out of its minibatches but not out of the average).
+  double sequence_divisor = 0.0;
   // dapo: the loss is sum(per-token loss) / dapo_normalizer. For a global-token mean
   // under DDP gradient averaging: global tokens of the optimiser step / world_size.
   // <= 0: this batch's own token count.

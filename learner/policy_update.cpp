@@ -146,53 +146,70 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
   // its minibatches with normalisers that do not depend on the split (grpo: per-sequence
   // means over the window's sequences; dr_grpo: a constant; dapo: the window's tokens), so
   // the update is the same up to float rounding; bnpo's per-minibatch token mean is not.
-  const std::vector<Completion>* src = &local;
-  std::vector<Completion> ordered;
-  if (o.group_by_length && o.loss.loss_type != "bnpo" && accum > 1) {
-    const size_t window = static_cast<size_t>(mb * accum);
-    std::vector<size_t> idx(local.size());
-    std::iota(idx.begin(), idx.end(), size_t{0});
-    auto len = [&](size_t i) { return local[i].prompt_ids.size() + local[i].completion_ids.size(); };
-    for (size_t w = 0; w < idx.size(); w += window) {
-      std::stable_sort(idx.begin() + static_cast<std::ptrdiff_t>(w),
-                       idx.begin() + static_cast<std::ptrdiff_t>(std::min(idx.size(), w + window)),
-                       [&](size_t a, size_t b) { return len(a) < len(b); });
-    }
-    ordered.reserve(local.size());
-    for (size_t i : idx) ordered.push_back(local[i]);
-    src = &ordered;
-  }
+  //
+  // With skip_zero_advantage, completions whose advantage is exactly 0 (groups of equal
+  // rewards) are left out of the minibatches: with beta == 0 their loss term and gradient
+  // are 0, and the normalisers still count them (sequence_divisor, the window's tokens), so
+  // the update is again the same up to rounding while the forward/backward work shrinks by
+  // the share of such groups. A window keeps at least one completion so that its optimiser
+  // step (Adam's moments, weight decay) happens as it would. Not with beta > 0 (the KL term
+  // of every token counts), bnpo, or the MoE bias upkeep (it counts the tokens of the
+  // learner's forward).
+  const bool skip = o.skip_zero_advantage && o.loss.beta == 0.0 && o.loss.loss_type != "bnpo" &&
+                    o.moe_bias_update_rate == 0.0;
+  const bool sort = o.group_by_length && o.loss.loss_type != "bnpo" && accum > 1;
+  const size_t window = static_cast<size_t>(mb * accum);
+  auto len = [&](size_t i) { return local[i].prompt_ids.size() + local[i].completion_ids.size(); };
   std::vector<PackedBatch> batches;
   batches.reserve(static_cast<size_t>(n_micro));
-  for (int64_t i = 0; i < n_micro; ++i) {
-    batches.push_back(pack(*src, static_cast<size_t>(i * mb), static_cast<size_t>((i + 1) * mb),
-                           o.device, o.mask_truncated_completions));
+  std::vector<size_t> step_begin{0};  // batches [step_begin[s], step_begin[s + 1]) make step s
+  // DAPO: tokens of each optimiser step across ranks (all completions of the window,
+  // skipped or not), divided by world size (gradient averaging multiplies back), so the
+  // update is sum(loss) / global tokens.
+  std::vector<double> step_tokens(static_cast<size_t>(steps_per_pass), 0.0);
+  int64_t skipped = 0;
+  std::vector<Completion> win;
+  for (size_t w = 0; w < local.size(); w += window) {
+    std::vector<size_t> idx;
+    for (size_t i = w; i < w + window; ++i) {
+      step_tokens[w / window] += (o.mask_truncated_completions && local[i].truncated)
+                                     ? 0.0 : static_cast<double>(local[i].completion_ids.size());
+      if (!skip || local[i].advantage != 0.0) idx.push_back(i);
+    }
+    if (idx.empty()) {  // keep the shortest, a zero term, so the step's gradients exist
+      size_t best = w;
+      for (size_t i = w + 1; i < w + window; ++i) if (len(i) < len(best)) best = i;
+      idx.push_back(best);
+    }
+    skipped += static_cast<int64_t>(window - idx.size());
+    if (sort) std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return len(x) < len(y); });
+    win.clear();
+    for (size_t i : idx) win.push_back(local[i]);
+    for (size_t k = 0; k < win.size(); k += static_cast<size_t>(mb)) {
+      batches.push_back(pack(win, k, std::min(win.size(), k + static_cast<size_t>(mb)), o.device,
+                             o.mask_truncated_completions));
+    }
+    step_begin.push_back(batches.size());
   }
+  const size_t n_batches = batches.size();
 
   UpdateStats st;
   auto& S = st.scalars;
+  if (skip) S["learner/skipped_frac"] = static_cast<double>(skipped) / static_cast<double>(n);
   // Old log-probs are needed when the policy moves within the batch (several optimiser
   // steps or passes) or for the rollout comparison; otherwise they equal the detached
   // current ones (TRL makes the same shortcut).
   const bool need_old = o.num_iterations > 1 || steps_per_pass > 1 || o.rollout_is_correction;
-  std::vector<at::Tensor> old_lp(static_cast<size_t>(n_micro)), ref_lp(static_cast<size_t>(n_micro)),
-      is_w(static_cast<size_t>(n_micro));
+  std::vector<at::Tensor> old_lp(n_batches), ref_lp(n_batches), is_w(n_batches);
   double mismatch_sum = 0, mismatch_tok = 0;
   {
     c10::NoGradGuard ng;
     AutocastScope ac(autocast);
-    for (int64_t i = 0; i < n_micro; ++i) {
-      auto& b = batches[static_cast<size_t>(i)];
-      if (need_old) old_lp[static_cast<size_t>(i)] = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, false).logp;
-      if (o.loss.beta != 0.0) ref_lp[static_cast<size_t>(i)] = completion_logprobs(*ref, b, o.temperature, o.logprob_chunk, false).logp;
+    for (size_t i = 0; i < n_batches; ++i) {
+      auto& b = batches[i];
+      if (need_old) old_lp[i] = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, false).logp;
+      if (o.loss.beta != 0.0) ref_lp[i] = completion_logprobs(*ref, b, o.temperature, o.logprob_chunk, false).logp;
     }
-  }
-
-  // DAPO: tokens of each optimiser step across ranks, divided by world size (gradient
-  // averaging multiplies back), so the update is sum(loss) / global tokens.
-  std::vector<double> step_tokens(static_cast<size_t>(steps_per_pass), 0.0);
-  for (int64_t i = 0; i < n_micro; ++i) {
-    step_tokens[static_cast<size_t>(i / accum)] += batches[static_cast<size_t>(i)].mask.sum().item<double>();
   }
   std::vector<double> global_tokens = dist.all_reduce_sum(step_tokens);
 
@@ -201,11 +218,11 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
   for (int64_t it = 0; it < o.num_iterations; ++it) {
     for (int64_t s = 0; s < steps_per_pass; ++s) {
       at::Tensor load;
-      for (int64_t a = 0; a < accum; ++a) {
-        const size_t i = static_cast<size_t>(s * accum + a);
+      for (size_t i = step_begin[static_cast<size_t>(s)]; i < step_begin[static_cast<size_t>(s) + 1]; ++i) {
         const auto& b = batches[i];
         LossOptions lo = o.loss;
         lo.accumulation_divisor = static_cast<double>(accum);
+        if (skip) lo.sequence_divisor = static_cast<double>(window);
         lo.dapo_normalizer = std::max(1.0, global_tokens[static_cast<size_t>(s)]) / dist.world_size();
         TokenLogprobs cur;
         LossOutput out;
@@ -223,7 +240,7 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
         out = grpo_loss(cur.logp, old, ref_lp[i], b.advantages, b.mask, is_w[i], lo);
         out.loss.backward();
         if (cur.expert_load.defined()) load = load.defined() ? load + cur.expert_load : cur.expert_load.clone();
-        add(S, "loss", out.policy_loss);
+        add(S, "loss", out.loss.item<double>());  // summed: the optimiser step's objective
         add(S, "kl", out.kl);
         add(S, "clip_ratio/low_mean", out.clip_low);
         add(S, "clip_ratio/high_mean", out.clip_high);
@@ -250,10 +267,10 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
       }
     }
   }
-  for (auto* k : {"loss", "kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "entropy"}) {
+  for (auto* k : {"kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "entropy"}) {
     S[k] /= std::max(1.0, n_terms);
   }
-  for (auto* k : {"learning_rate", "grad_norm", "moe/load_max", "moe/load_min", "moe/experts_idle"}) {
+  for (auto* k : {"loss", "learning_rate", "grad_norm", "moe/load_max", "moe/load_min", "moe/experts_idle"}) {
     if (S.count(k)) S[k] /= static_cast<double>(std::max<int64_t>(1, st.optimizer_steps));
   }
   if (mismatch_tok > 0) S["rollout/logprob_abs_diff"] = mismatch_sum / mismatch_tok;

@@ -72,6 +72,11 @@ struct UpdateOptions {
   // so a minibatch pads to lengths close to its own (the gradient of the window is the same
   // sum). Ignored for `bnpo`, whose per-minibatch token mean depends on the split.
   bool group_by_length = true;
+  // Completions with advantage exactly 0 are left out of the minibatches (their gradient is
+  // 0; the loss normalisers still count them), when beta == 0, the loss is not bnpo and
+  // moe_bias_update_rate == 0. Then entropy, clip ratios and MoE load describe the
+  // completions learned on.
+  bool skip_zero_advantage = true;
   bool rollout_is_correction = false;
   double rollout_is_cap = 2.0;
   double moe_bias_update_rate = 0.0;

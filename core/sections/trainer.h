@@ -25,6 +25,7 @@ struct TrainerConfig {
   std::string importance_sampling_level = "token";
   bool mask_truncated_completions = false;
   bool group_by_length = true;               // minibatches of similar lengths (not bnpo)
+  bool skip_zero_advantage = true;           // no forward/backward for zero-advantage answers
   bool dynamic_sampling = false;
   int64_t max_resample_rounds = 4;
   bool rollout_is_correction = false;        // TIS on the worker/learner mismatch
@@ -61,6 +62,7 @@ struct TrainerConfig {
     v.field("importance_sampling_level", importance_sampling_level, {.doc = "token ratios (GRPO) or sequence ratios (GSPO)", .one_of = {"token", "sequence"}});
     v.field("mask_truncated_completions", mask_truncated_completions, {.doc = "no loss on answers cut at max_completion_length"});
     v.field("group_by_length", group_by_length, {.doc = "order each optimiser step's completions by length before splitting them into minibatches, so each pads less (same update up to rounding; ignored for bnpo)"});
+    v.field("skip_zero_advantage", skip_zero_advantage, {.doc = "leave answers whose advantage is 0 (groups of equal rewards) out of the learner's minibatches: their gradient is 0 and the loss still averages over them, so the update is the same up to rounding with less work (only when beta is 0, loss_type is not bnpo and moe_bias_update_rate is 0)"});
     v.field("dynamic_sampling", dynamic_sampling, {.doc = "DAPO: drop groups whose rewards are all equal and draw more"});
     v.field("max_resample_rounds", max_resample_rounds, {.doc = "extra rounds of drawing under dynamic sampling", .range = Range{0, 1000}});
     v.field("rollout_is_correction", rollout_is_correction, {.doc = "truncated importance sampling on worker vs learner log-probs"});

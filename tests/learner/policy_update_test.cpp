@@ -168,6 +168,74 @@ TEST(PolicyUpdate, GroupingByLengthGivesTheSameUpdate) {
   }
 }
 
+TEST(PolicyUpdate, SkippingZeroAdvantagesGivesTheSameUpdate) {
+  // With beta == 0 a completion of advantage 0 has no gradient; leaving it out of the
+  // minibatches must not change the loss, the gradient norm or the weights, as long as the
+  // normalisers still count it. 16 completions, minibatches of 2: completions 0-3 have
+  // advantage 0 (with accum 2 the first window has nothing left to learn from, and still
+  // makes its Adam step), and so does every 3rd after that.
+  nlohmann::json cfg = {{"model_type", "qwen3"}, {"vocab_size", 40}, {"hidden_size", 16},
+                        {"intermediate_size", 32}, {"num_hidden_layers", 1}, {"num_attention_heads", 2},
+                        {"num_key_value_heads", 1}, {"head_dim", 8}};
+  auto cs = batch(16, 1.0);
+  int zeros = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (i < 4 || i % 3 == 0) {
+      cs[static_cast<size_t>(i)].advantage = 0.0;
+      ++zeros;
+    } else {
+      cs[static_cast<size_t>(i)].advantage *= 0.5 + 0.1 * i;  // unequal weights
+    }
+  }
+  for (const char* loss : {"grpo", "dr_grpo", "dapo"}) {
+    for (int64_t accum : {2, 8}) {
+      for (int64_t iters : {1, 2}) {
+        std::vector<std::vector<at::Tensor>> after;
+        std::vector<learner::UpdateStats> stats;
+        for (bool skip : {false, true}) {
+          auto m = models::build_model(cfg, 3);
+          std::vector<at::Tensor> params;
+          for (auto& p : m->module().parameters()) params.push_back(p);
+          learner::OptimOptions oo;
+          oo.learning_rate = 0.05;
+          oo.weight_decay = 0.1;
+          oo.max_grad_norm = 0.0;  // no clipping: the norm is compared as it is
+          learner::Optimizer opt(params, oo);
+          auto dist = learner::Distributed::single();
+          learner::UpdateOptions uo;
+          uo.loss.loss_type = loss;
+          uo.loss.max_completion_length = 4;
+          uo.per_device_train_batch_size = 2;
+          uo.gradient_accumulation_steps = accum;
+          uo.num_iterations = iters;
+          uo.skip_zero_advantage = skip;
+          stats.push_back(learner::update_policy(*m, nullptr, opt, *dist, cs, uo));
+          std::vector<at::Tensor> ps;
+          for (auto& p : params) ps.push_back(p.detach().clone());
+          after.push_back(ps);
+        }
+        std::string what = std::string(loss) + " accum " + std::to_string(accum) + " iters " + std::to_string(iters);
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < after[0].size(); ++i) {
+          diff += (after[0][i] - after[1][i]).pow(2).sum().item<double>();
+          norm += after[0][i].pow(2).sum().item<double>();
+        }
+        EXPECT_LT(std::sqrt(diff / norm), 1e-6) << what;
+        EXPECT_EQ(stats[0].optimizer_steps, stats[1].optimizer_steps) << what;
+        for (const char* k : {"loss", "grad_norm"}) {
+          double a = stats[0].scalars[k], b = stats[1].scalars[k];
+          EXPECT_NEAR(a, b, 1e-5 * std::max(1.0, std::abs(a))) << k << " " << what;
+        }
+        EXPECT_GT(stats[0].scalars["grad_norm"], 0.0) << what;
+        EXPECT_EQ(stats[0].scalars.count("learner/skipped_frac"), 0u) << what;
+        // All zeros are left out, except one kept for the first window when it has no other.
+        double want = (zeros - (accum == 2 ? 1 : 0)) / 16.0;
+        EXPECT_DOUBLE_EQ(stats[1].scalars["learner/skipped_frac"], want) << what;
+      }
+    }
+  }
+}
+
 TEST(PromptSampler, RanksTakeDisjointSlicesAndEpochsCoverEveryRow) {
   learner::PromptSampler r0(10, 5, true, 0, 2), r1(10, 5, true, 1, 2);
   std::multiset<int64_t> seen;
