@@ -12,7 +12,6 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
-#include <numeric>
 #include <cmath>
 
 #include "core/error.h"
