@@ -182,7 +182,8 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
 
   std::unique_ptr<Metrics> metrics;
   if (dist->is_main()) {
-    metrics = std::make_unique<Metrics>(Metrics::for_run(cfg.run.output_dir, cfg.run.jsonl, cfg.run.tensorboard));
+    metrics = std::make_unique<Metrics>(Metrics::for_run(cfg.run.output_dir, cfg.run.jsonl, cfg.run.tensorboard,
+                                                     /*append=*/!cfg.trainer.resume.empty()));
   }
   std::unique_ptr<learner::Evaluator> evaluator;
   if (dist->is_main() && cfg.trainer.eval_steps > 0 && !cfg.data.eval_file.empty()) {

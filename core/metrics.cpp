@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/tfrecord.h"
 
 namespace grpo {
@@ -88,9 +89,30 @@ void Metrics::log(int64_t step, const std::map<std::string, double>& scalars) {
   for (auto& s : sinks_) s->write(step, scalars);
 }
 
-Metrics Metrics::for_run(const std::string& output_dir, bool jsonl, bool tensorboard) {
+static std::string set_aside_metrics(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec) || fs::file_size(path, ec) == 0) return "";
+  const fs::path p(path);
+  for (int n = 1;; ++n) {
+    fs::path to = p.parent_path() / str(p.stem().string(), ".", n, p.extension().string());
+    if (fs::exists(to, ec)) continue;
+    fs::rename(p, to, ec);
+    if (ec) throw Error(str("cannot rename the previous run's metrics '", path, "' to '", to.string(), "': ", ec.message()));
+    return to.string();
+  }
+}
+
+Metrics Metrics::for_run(const std::string& output_dir, bool jsonl, bool tensorboard, bool append) {
   Metrics m;
-  if (jsonl) m.add_sink(make_jsonl_sink(output_dir + "/metrics.jsonl"));
+  if (jsonl) {
+    const std::string path = output_dir + "/metrics.jsonl";
+    if (!append) {
+      const std::string old = set_aside_metrics(path);
+      if (!old.empty()) log::info(str("metrics: a previous run's ", path, " was moved to ", old));
+    }
+    m.add_sink(make_jsonl_sink(path));
+  }
   if (tensorboard) m.add_sink(make_tensorboard_sink(output_dir + "/tb"));
   return m;
 }

@@ -26,8 +26,11 @@ class Metrics {
   void add_sink(std::unique_ptr<MetricsSink> sink);
   // Sends `scalars` for `step` to every sink. Thread-safe.
   void log(int64_t step, const std::map<std::string, double>& scalars);
-  // Standard sinks for a run's output directory: metrics.jsonl and tb/.
-  static Metrics for_run(const std::string& output_dir, bool jsonl, bool tensorboard);
+  // Standard sinks for a run's output directory: metrics.jsonl and tb/. A resumed run
+  // (`append`) adds to an existing metrics.jsonl; a fresh run in a used directory first
+  // renames the old file to metrics.<n>.jsonl (n = 1, 2, ...) so two runs never mix in
+  // one file and nothing already written is lost.
+  static Metrics for_run(const std::string& output_dir, bool jsonl, bool tensorboard, bool append = false);
 
  private:
   std::vector<std::shared_ptr<MetricsSink>> sinks_;

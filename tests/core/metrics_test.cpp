@@ -43,6 +43,32 @@ TEST(Metrics, JsonlLinesHoldStepAndScalars) {
   EXPECT_DOUBLE_EQ(rows[1]["reward/mean"].get<double>(), 0.75);
 }
 
+namespace {
+std::vector<int64_t> steps_in(const std::filesystem::path& f) {
+  std::ifstream in(f);
+  std::string line;
+  std::vector<int64_t> steps;
+  while (std::getline(in, line)) steps.push_back(nlohmann::json::parse(line)["step"].get<int64_t>());
+  return steps;
+}
+}  // namespace
+
+// A fresh run in a used directory must not mix its lines with the old run's (the demo's
+// plot drew two runs over each other), nor lose them; a resumed run appends.
+TEST(Metrics, FreshRunSetsOldMetricsAsideResumedRunAppends) {
+  auto d = fresh_dir("grpo_metrics_rotate");
+  { Metrics m = Metrics::for_run(d.string(), true, false); m.log(1, {{"x", 1}}); m.log(2, {{"x", 2}}); }
+  { Metrics m = Metrics::for_run(d.string(), true, false); m.log(1, {{"x", 10}}); }
+  EXPECT_EQ(steps_in(d / "metrics.jsonl"), (std::vector<int64_t>{1}));
+  EXPECT_EQ(steps_in(d / "metrics.1.jsonl"), (std::vector<int64_t>{1, 2}));
+  { Metrics m = Metrics::for_run(d.string(), true, false, /*append=*/true); m.log(2, {{"x", 20}}); }
+  EXPECT_EQ(steps_in(d / "metrics.jsonl"), (std::vector<int64_t>{1, 2}));
+  { Metrics m = Metrics::for_run(d.string(), true, false); m.log(5, {{"x", 5}}); }
+  EXPECT_EQ(steps_in(d / "metrics.jsonl"), (std::vector<int64_t>{5}));
+  EXPECT_EQ(steps_in(d / "metrics.1.jsonl"), (std::vector<int64_t>{1, 2}));  // untouched
+  EXPECT_EQ(steps_in(d / "metrics.2.jsonl"), (std::vector<int64_t>{1, 2}));
+}
+
 TEST(Metrics, TensorBoardRecordsReadBackWithCrcChecks) {
   auto d = fresh_dir("grpo_metrics_tb");
   {
