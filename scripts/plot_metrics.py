@@ -8,6 +8,8 @@ accuracy (the sampled training answers); completions/mean_length,
 completion_length, eval/mean_completion_length. Per-step series of more than 20 points also
 get a 5-step moving average (the prompts of a step vary in difficulty). --baseline/--final
 are `grpo eval --output` files drawn as horizontal reference lines on the accuracy panel.
+A resumed run appends to metrics.jsonl and repeats the steps after its checkpoint: when
+the step goes back, the earlier lines from that step on are dropped.
 """
 import argparse
 import json
@@ -23,6 +25,17 @@ PANELS = [
     ("accuracy", ["eval/accuracy", "accuracy"]),
     ("completion length (tokens)", ["completions/mean_length", "completion_length", "eval/mean_completion_length"]),
 ]
+
+
+def latest_run_view(rows):
+    out = []
+    for r in rows:
+        if "step" not in r:
+            continue
+        if out and r["step"] < out[-1]["step"]:
+            out = [o for o in out if o["step"] < r["step"]]
+        out.append(r)
+    return out
 
 
 def main():
@@ -42,6 +55,7 @@ def main():
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
                 sys.exit(f"plot_metrics: {a.metrics}:{i}: {e}")
+    rows = latest_run_view(rows)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, (title, keys) in zip(axes, PANELS):
         for key in keys:
