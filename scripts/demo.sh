@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/demo.sh: the README's main command. Installs what is missing, builds `grpo`,
 # then runs the demo pipeline of configs/demo.yaml on the CPU:
-#   1. make-data: 36000 arith rows with worked SFT traces (seed 1), 4000 fresh RL prompts
+#   1. make-data: 36000 arith rows with worked SFT traces (seed 1), 24000 fresh RL prompts
 #      (seed 4), 300 fresh eval rows (seed 2), a 100-row held-out file for periodic
 #      evaluation during RL (seed 3);
 #   2. train-tokenizer: a byte-level BPE (one token per digit) trained on the rendered
@@ -20,12 +20,13 @@ ROOT=$(pwd)
 BUILD=${GRPO_BUILD_DIR:-build}
 OUT=${DEMO_OUT:-runs/demo}
 SFT_ROWS=${DEMO_SFT_ROWS:-36000}
-RL_STEPS=${DEMO_RL_STEPS:-80}
+RL_STEPS=${DEMO_RL_STEPS:-180}
 PY=${GRPO_VENV:-/opt/grpo/venv}/bin/python
 read -r -a EXTRA <<< "${DEMO_OVERRIDES:-}"
 # SFT and eval run alone and use both cores. During RL the learner takes 2 intra-op threads
-# and the rollout worker 1 (run.num_threads / rollout.num_threads in configs/demo.yaml; the
-# environment says 1 so no other OpenMP pool spins against them: that cost up to 50x).
+# and each of the 2 rollout worker processes 1; they take turns, rollout then learning
+# (run.num_threads / rollout.* in configs/demo.yaml; the environment says 1 so no other
+# OpenMP pool spins against them: that cost up to 50x).
 THREADS=${OMP_NUM_THREADS:-2}
 
 t_start=$(date +%s)
@@ -41,7 +42,7 @@ t_built=$(date +%s)
 mkdir -p "$OUT/data"
 echo "== data"
 "$GRPO" make-data arith --n "$SFT_ROWS" --seed 1 --output "$OUT/data/sft_rows.jsonl" --with-solutions "$OUT/data/sft.jsonl"
-"$GRPO" make-data arith --n 4000 --seed 4 --output "$OUT/data/train.jsonl"
+"$GRPO" make-data arith --n 24000 --seed 4 --output "$OUT/data/train.jsonl"
 "$GRPO" make-data arith --n 300 --seed 2 --output "$OUT/data/test.jsonl"
 "$GRPO" make-data arith --n 100 --seed 3 --output "$OUT/data/heldout.jsonl"
 
