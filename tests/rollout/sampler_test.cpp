@@ -70,7 +70,9 @@ TEST_P(SamplerMasks, ProbabilitiesMatchHandComputedDistribution) {
   auto want = expected_probs(c.T, c.k, c.p);
   for (size_t i = 0; i < want.size(); ++i) {
     double got = probs[0][i].item<double>();
-    if (want[i] == 0) EXPECT_EQ(got, 0.0) << "token " << i << " must be masked";
+    if (want[i] == 0) {
+      EXPECT_EQ(got, 0.0) << "token " << i << " must be masked";
+    }
     EXPECT_NEAR(got, want[i], 1e-6) << "token " << i;
   }
 }
