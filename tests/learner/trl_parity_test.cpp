@@ -89,7 +89,9 @@ TEST(TrlParity, LossAndEveryGradientMatchTrlForEachCase) {
     double want = c["loss"];
     EXPECT_LE(std::abs(out.loss.item<double>() - want), 1e-5 * std::abs(want)) << out.loss.item<double>() << " vs " << want;
     EXPECT_NEAR(out.clip_region, c["clip_region"].get<double>(), 1e-6);
-    if (o.beta != 0) EXPECT_NEAR(out.kl, c["kl"].get<double>(), 1e-6 * std::max(1.0, std::abs(c["kl"].get<double>())));
+    if (o.beta != 0) {
+      EXPECT_NEAR(out.kl, c["kl"].get<double>(), 1e-6 * std::max(1.0, std::abs(c["kl"].get<double>())));
+    }
     out.loss.backward();
     grpo::models::SafetensorsFile g(kDir + "/grads_" + c["name"].get<std::string>() + ".safetensors");
     int checked = 0;

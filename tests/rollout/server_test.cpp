@@ -57,7 +57,7 @@ ClientOptions opts(std::vector<std::string> addr, const std::string& token = "s3
 
 std::vector<std::vector<int32_t>> prompts(int n) {
   std::vector<std::vector<int32_t>> out;
-  for (int p = 0; p < n; ++p) out.push_back({p % kVocab, (p * 5 + 1) % kVocab, 3});
+  for (int p = 0; p < n; ++p) out.push_back({static_cast<int32_t>(p % kVocab), static_cast<int32_t>((p * 5 + 1) % kVocab), 3});
   return out;
 }
 
