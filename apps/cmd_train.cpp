@@ -15,6 +15,7 @@
 #include "core/metrics.h"
 #include "data/dataset.h"
 #include "data/template.h"
+#include "learner/checkpoint.h"
 #include "learner/distributed.h"
 #include "learner/eval.h"
 #include "learner/grpo_trainer.h"
@@ -182,8 +183,10 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
 
   std::unique_ptr<Metrics> metrics;
   if (dist->is_main()) {
-    metrics = std::make_unique<Metrics>(Metrics::for_run(cfg.run.output_dir, cfg.run.jsonl, cfg.run.tensorboard,
-                                                     /*append=*/!cfg.trainer.resume.empty()));
+    // Append only when a checkpoint will really be resumed (resume=auto may start fresh).
+    const bool resuming = !cfg.trainer.resume.empty() &&
+                          (cfg.trainer.resume != "auto" || !learner::latest_checkpoint(cfg.run.output_dir).empty());
+    metrics = std::make_unique<Metrics>(Metrics::for_run(cfg.run.output_dir, cfg.run.jsonl, cfg.run.tensorboard, resuming));
   }
   std::unique_ptr<learner::Evaluator> evaluator;
   if (dist->is_main() && cfg.trainer.eval_steps > 0 && !cfg.data.eval_file.empty()) {

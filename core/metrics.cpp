@@ -66,6 +66,25 @@ class TensorBoardSink final : public MetricsSink {
   std::ofstream out_;
 };
 
+// A fresh run must not mix its metrics with an earlier run's in the same directory, nor
+// lose them: an existing non-empty `path` (the JSONL file or the tb/ folder) is renamed to
+// <stem>.<n><ext> with the first free n.
+void set_aside(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (!fs::exists(p, ec)) return;
+  if (fs::is_directory(p, ec) ? fs::is_empty(p, ec) : fs::file_size(p, ec) == 0) return;
+  for (int n = 1;; ++n) {
+    const fs::path to = p.parent_path() / str(p.stem().string(), ".", n, p.extension().string());
+    if (fs::exists(to, ec)) continue;
+    fs::rename(p, to, ec);
+    if (ec) throw Error(str("cannot rename the previous run's '", path, "' to '", to.string(), "': ", ec.message()));
+    log::info(str("metrics: the previous run's ", path, " was moved to ", to.string()));
+    return;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<MetricsSink> make_jsonl_sink(const std::string& path) {
@@ -89,31 +108,15 @@ void Metrics::log(int64_t step, const std::map<std::string, double>& scalars) {
   for (auto& s : sinks_) s->write(step, scalars);
 }
 
-static std::string set_aside_metrics(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec) || fs::file_size(path, ec) == 0) return "";
-  const fs::path p(path);
-  for (int n = 1;; ++n) {
-    fs::path to = p.parent_path() / str(p.stem().string(), ".", n, p.extension().string());
-    if (fs::exists(to, ec)) continue;
-    fs::rename(p, to, ec);
-    if (ec) throw Error(str("cannot rename the previous run's metrics '", path, "' to '", to.string(), "': ", ec.message()));
-    return to.string();
-  }
-}
-
 Metrics Metrics::for_run(const std::string& output_dir, bool jsonl, bool tensorboard, bool append) {
   Metrics m;
-  if (jsonl) {
-    const std::string path = output_dir + "/metrics.jsonl";
-    if (!append) {
-      const std::string old = set_aside_metrics(path);
-      if (!old.empty()) log::info(str("metrics: a previous run's ", path, " was moved to ", old));
-    }
-    m.add_sink(make_jsonl_sink(path));
+  const std::string jsonl_path = output_dir + "/metrics.jsonl", tb_dir = output_dir + "/tb";
+  if (!append) {
+    if (jsonl) set_aside(jsonl_path);
+    if (tensorboard) set_aside(tb_dir);
   }
-  if (tensorboard) m.add_sink(make_tensorboard_sink(output_dir + "/tb"));
+  if (jsonl) m.add_sink(make_jsonl_sink(jsonl_path));
+  if (tensorboard) m.add_sink(make_tensorboard_sink(tb_dir));
   return m;
 }
 

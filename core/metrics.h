@@ -27,9 +27,9 @@ class Metrics {
   // Sends `scalars` for `step` to every sink. Thread-safe.
   void log(int64_t step, const std::map<std::string, double>& scalars);
   // Standard sinks for a run's output directory: metrics.jsonl and tb/. A resumed run
-  // (`append`) adds to an existing metrics.jsonl; a fresh run in a used directory first
-  // renames the old file to metrics.<n>.jsonl (n = 1, 2, ...) so two runs never mix in
-  // one file and nothing already written is lost.
+  // (`append`) adds to them; a fresh run in a used directory first renames the old ones to
+  // metrics.<n>.jsonl and tb.<n>/ (n = 1, 2, ...), so two runs never mix in one file or
+  // TensorBoard run and nothing already written is lost.
   static Metrics for_run(const std::string& output_dir, bool jsonl, bool tensorboard, bool append = false);
 
  private:

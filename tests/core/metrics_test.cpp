@@ -1,6 +1,7 @@
 // tests/core/metrics_test.cpp: JSONL and TensorBoard sinks, read back independently.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -67,6 +68,35 @@ TEST(Metrics, FreshRunSetsOldMetricsAsideResumedRunAppends) {
   EXPECT_EQ(steps_in(d / "metrics.jsonl"), (std::vector<int64_t>{5}));
   EXPECT_EQ(steps_in(d / "metrics.1.jsonl"), (std::vector<int64_t>{1, 2}));  // untouched
   EXPECT_EQ(steps_in(d / "metrics.2.jsonl"), (std::vector<int64_t>{1, 2}));
+}
+
+// The same for TensorBoard: one event file per run folder, so runs show up separately.
+TEST(Metrics, FreshRunSetsOldTensorBoardFolderAside) {
+  auto d = fresh_dir("grpo_metrics_tb_rotate");
+  auto files_in = [](const std::filesystem::path& dir) {
+    size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
+    return n;
+  };
+  { Metrics m = Metrics::for_run(d.string(), false, true); m.log(1, {{"x", 1}}); }
+  { Metrics m = Metrics::for_run(d.string(), false, true); m.log(1, {{"x", 2}}); }
+  EXPECT_EQ(files_in(d / "tb"), 1u);
+  ASSERT_TRUE(std::filesystem::is_directory(d / "tb.1"));
+  EXPECT_EQ(files_in(d / "tb.1"), 1u);
+  auto old = *std::filesystem::directory_iterator(d / "tb.1");
+  auto events = tfrecord::read_events(old.path().string());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_DOUBLE_EQ(events[1].scalars.at(0).second, 1.0);  // the first run's value, kept
+  { Metrics m = Metrics::for_run(d.string(), false, true, /*append=*/true); m.log(2, {{"x", 3}}); }
+  // A resumed run writes into the same run folder (its own file, or the same one when the
+  // process and second coincide, as here): steps 1 and 2 are both in tb/.
+  std::vector<int64_t> steps;
+  for (auto& e : std::filesystem::directory_iterator(d / "tb"))
+    for (auto& ev : tfrecord::read_events(e.path().string()))
+      if (!ev.scalars.empty()) steps.push_back(ev.step);
+  std::sort(steps.begin(), steps.end());
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2}));
+  EXPECT_FALSE(std::filesystem::exists(d / "tb.2"));
 }
 
 TEST(Metrics, TensorBoardRecordsReadBackWithCrcChecks) {

@@ -57,6 +57,12 @@ import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])][-1]
 assert r["rollout/logprob_abs_diff"] < 1e-3 and r["completions/mean_length"] > 0, r
 PYEOF
+# A fresh run in the same directory sets the first run's metrics aside instead of mixing them.
+"$GRPO" train "${ARGS[@]}" run.output_dir="$W/rl_thread" rollout.local_mode=thread \
+  trainer.max_steps=1 > "$W/thread2.out" 2> "$W/thread2.err"
+[ "$(grep -c '"step":1,' "$W/rl_thread/metrics.jsonl")" = 1 ] && \
+  [ "$(grep -c '"step":1,' "$W/rl_thread/metrics.1.jsonl")" = 1 ] && [ -d "$W/rl_thread/tb.1" ] || \
+  fail "second fresh run: $(ls "$W/rl_thread"); $(cat "$W/thread2.err")"
 
 "$PY" - "$W/rl" <<'PYEOF' || fail "metrics"
 import json, sys, glob
