@@ -15,11 +15,6 @@ import argparse
 import json
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 PANELS = [
     ("reward", ["reward"]),
     ("accuracy", ["eval/accuracy", "accuracy"]),
@@ -28,6 +23,8 @@ PANELS = [
 
 
 def latest_run_view(rows):
+    """The rows of the last pass over each step: a step lower than the one before marks a
+    resume, whose lines replace the earlier ones from that step on."""
     out = []
     for r in rows:
         if "step" not in r:
@@ -39,6 +36,11 @@ def latest_run_view(rows):
 
 
 def main():
+    import matplotlib  # here, so latest_run_view can be tested without matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     ap = argparse.ArgumentParser()
     ap.add_argument("metrics")
     ap.add_argument("out")
