@@ -7,10 +7,10 @@
 #include <iostream>
 
 #include "apps/cli.h"
+#include "job/assembly.h"
 #include "core/error.h"
 #include "data/checkpoint_meta.h"
 #include "learner/eval.h"
-#include "learner/sft_trainer.h"
 #include "models/causal_lm.h"
 
 namespace grpo::cmd {
@@ -41,7 +41,7 @@ void run_eval(const EvalArgs& a) {
   o.seed = a.seed;
   o.max_batch_seqs = a.max_batch_seqs;
   o.progress = a.progress;
-  auto model = models::load_model(a.checkpoint, "", learner::resolve_device(a.device));
+  auto model = models::load_model(a.checkpoint, "", job::resolve_device(a.device));
   learner::Evaluator ev(data::Dataset::load(a.data, t), tok, tmpl, o);
   auto r = ev.run(*model);
   for (const auto& e : r.examples) std::cerr << "example: " << e.dump() << "\n";

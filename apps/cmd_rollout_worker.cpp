@@ -9,6 +9,8 @@
 #include <ATen/Parallel.h>
 
 #include "apps/cli.h"
+#include "job/assembly.h"
+#include "job/options.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -37,10 +39,10 @@ void register_rollout_worker(CLI::App& app) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    auto worker = rollout::make_worker(cfg, *listen);
+    auto worker = job::make_worker(cfg, *listen);
     worker->start();
     log::info(str("rollout worker listening on ", worker->address(),
-                  rollout::resolve_auth_token(cfg).empty() ? " (no auth token: open to anyone who can reach it)" : ""));
+                  job::auth_token(cfg).empty() ? " (no auth token: open to anyone who can reach it)" : ""));
     if (!port_file->empty()) fs::write_atomic(*port_file, std::to_string(worker->port()) + "\n");
     int sig = 0;
     sigwait(&set, &sig);

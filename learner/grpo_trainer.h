@@ -15,7 +15,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/job_config.h"
+#include "learner/optim.h"
+#include "learner/policy_update.h"
+#include "learner/run_options.h"
+#include "rollout/completion.h"
 
 namespace grpo {
 class Metrics;
@@ -32,7 +35,7 @@ class Distributed;
 struct PromptItem {
   int64_t row = 0;                   // index in the data source
   std::string text;                  // rendered prompt
-  std::vector<int64_t> ids;          // its tokens
+  rollout::SharedIds ids;            // its tokens (shared with the group's answers)
   nlohmann::json ground_truth = nlohmann::json::object();
 };
 
@@ -46,22 +49,17 @@ class PromptSource {
   virtual PromptItem get(int64_t row) const = 0;
 };
 
-struct GeneratedCompletion {
-  std::vector<int64_t> ids;
-  std::vector<float> logps;  // per token, from the sampler (may be empty)
-  bool truncated = false;    // stopped by max_completion_length
-  std::string text;          // decoded
-};
-
 // Produces G completions per prompt with the current policy.
 class CompletionSource {
  public:
   virtual ~CompletionSource() = default;
-  // Returns prompts.size() groups of exactly `group_size` completions, in prompt order.
-  // `seed` is derived from (run.seed, step, prompt row): equal seeds must give equal
-  // completions for reproducible runs. Throws grpo::Error when generation fails.
-  virtual std::vector<std::vector<GeneratedCompletion>> generate(
-      const std::vector<PromptItem>& prompts, int64_t group_size, int64_t step) = 0;
+  // Returns prompts.size() groups of exactly `group_size` completions, in prompt order,
+  // each holding its prompt's ids (prompts[i].ids) and its answers with their decoded text
+  // and at least one token each. Sampling must be seeded from (run seed, step, prompt row)
+  // so equal inputs give equal completions (reproducible and resumable runs). Throws
+  // grpo::Error when generation fails.
+  virtual std::vector<rollout::Group> generate(const std::vector<PromptItem>& prompts,
+                                               int64_t group_size, int64_t step) = 0;
   // Called on every rank after each update with the new policy and its version; rank 0
   // pushes to remote workers (others may ignore it). Collective callers barrier after.
   virtual void publish(models::CausalLM& policy, int64_t version, bool is_main) {}
@@ -74,7 +72,7 @@ class CompletionScorer {
   // Returns one total reward per completion and adds per-reward metrics (means over
   // this batch, TRL names such as "rewards/accuracy/mean") to `metrics`.
   virtual std::vector<double> score(const std::vector<PromptItem>& prompts,
-                                    const std::vector<std::vector<GeneratedCompletion>>& groups,
+                                    const std::vector<rollout::Group>& groups,
                                     std::map<std::string, double>& metrics) = 0;
 };
 
@@ -104,10 +102,27 @@ class PromptSampler {
   std::vector<int64_t> order_;
 };
 
+// The loop's settings (job/ builds them from the trainer, rollout, run and data sections;
+// names in comments are the config keys).
+struct GrpoOptions {
+  int64_t max_steps = 100;             // trainer.max_steps
+  int64_t prompts_per_step = 8;        // trainer.prompts_per_step, across all ranks
+  int64_t group_size = 8;              // rollout.num_generations (G)
+  std::string scale_rewards = "group"; // trainer.scale_rewards: group | batch | none
+  bool dynamic_sampling = false;       // trainer.dynamic_sampling (DAPO)
+  int64_t max_resample_rounds = 4;     // trainer.max_resample_rounds
+  UpdateOptions update;                // one update's settings (device: the policy's)
+  OptimOptions optim;                  // AdamW and schedule (total_steps: set by the loop)
+  std::vector<std::string> freeze;     // trainer.freeze
+  int64_t eval_steps = 0;              // trainer.eval_steps (0: no periodic evaluation)
+  std::string resume;                  // checkpoint directory, "auto" or empty (fresh)
+  RunOptions run;                      // outputs, logging, saving, data order
+};
+
 // Checks the settings the loop needs that clash with each other (batch not divisible by
 // ranks or minibatches, dual clip inside the clip range, ...). Throws grpo::ConfigError
-// listing every clash with its numbers.
-void validate_training(const JobConfig& cfg, int world_size);
+// listing every clash with its numbers (named by their config keys).
+void validate_training(const GrpoOptions& o, int world_size);
 
 struct TrainerDeps {
   models::CausalLM* policy = nullptr;  // trained in place
@@ -133,11 +148,11 @@ struct TrainResult {
   std::string last_checkpoint;
 };
 
-// Runs `trainer.max_steps` steps (resuming from trainer.resume when set: a checkpoint
-// directory, or "auto" for the latest under run.output_dir). `stop_after` > 0 stops after
-// that step (saving a checkpoint), as a crash would, for resume tests. Collective on all
-// ranks. Throws grpo::Error / ConfigError with a clear message on bad settings or a
-// failed step; checkpoints already written stay valid.
-TrainResult train_grpo(JobConfig& cfg, const TrainerDeps& deps, int64_t stop_after = -1);
+// Runs `max_steps` steps (resuming from `resume` when set: a checkpoint directory, or
+// "auto" for the latest under output_dir). `stop_after` > 0 stops after that step (saving
+// a checkpoint), as a crash would, for resume tests. Collective on all ranks. Throws
+// grpo::Error / ConfigError with a clear message on bad settings or a failed step;
+// checkpoints already written stay valid.
+TrainResult train_grpo(const GrpoOptions& o, const TrainerDeps& deps, int64_t stop_after = -1);
 
 }  // namespace grpo::learner

@@ -15,23 +15,8 @@
 #include <regex>
 
 #include "core/error.h"
-#include "core/sections/trainer.h"
 
 namespace grpo::learner {
-
-OptimOptions OptimOptions::from(const cfg::TrainerConfig& t, int64_t total_steps) {
-  OptimOptions o;
-  o.learning_rate = t.learning_rate;
-  o.beta1 = t.adam_beta1;
-  o.beta2 = t.adam_beta2;
-  o.eps = t.adam_epsilon;
-  o.weight_decay = t.weight_decay;
-  o.scheduler = t.lr_scheduler_type;
-  o.warmup_steps = t.warmup_steps;
-  o.total_steps = std::max<int64_t>(1, total_steps);
-  o.max_grad_norm = t.max_grad_norm;
-  return o;
-}
 
 double lr_multiplier(const OptimOptions& o, int64_t step) {
   GRPO_ENSURE(o.scheduler == "constant" || o.scheduler == "cosine" || o.scheduler == "linear",

@@ -17,9 +17,6 @@ class AdamW;
 namespace torch::nn {
 class Module;
 }
-namespace grpo::cfg {
-struct TrainerConfig;
-}
 
 namespace grpo::learner {
 
@@ -31,9 +28,6 @@ struct OptimOptions {
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;  // optimiser steps of the whole run (cosine/linear reach 0 there)
   double max_grad_norm = 1.0;  // 0: no clipping
-  // From the trainer section; total_steps must be given by the caller (it depends on
-  // batch sizes and num_iterations).
-  static OptimOptions from(const cfg::TrainerConfig& t, int64_t total_steps);
 };
 
 // Learning-rate multiplier for optimiser step `step` (0-based: the first update uses

@@ -48,19 +48,36 @@ void add(std::map<std::string, double>& m, const std::string& k, double v) { m[k
 
 }  // namespace
 
-PackedBatch pack(const std::vector<Completion>& all, size_t begin, size_t end,
+std::vector<Sample> samples_of(const std::vector<rollout::Group>& groups,
+                               const std::vector<double>& advantages) {
+  std::vector<Sample> out;
+  out.reserve(advantages.size());
+  for (const auto& g : groups) {
+    GRPO_ENSURE(g.prompt != nullptr, "a rollout group has no prompt");
+    for (const auto& c : g.samples) {
+      GRPO_ENSURE(out.size() < advantages.size(), "more answers than the ", advantages.size(),
+                  " advantages");
+      out.push_back({g.prompt.get(), &c, advantages[out.size()]});
+    }
+  }
+  GRPO_ENSURE(out.size() == advantages.size(), advantages.size(), " advantages for ", out.size(),
+              " answers");
+  return out;
+}
+
+PackedBatch pack(const std::vector<Sample>& all, size_t begin, size_t end,
                  const std::string& device, bool mask_truncated) {
   GRPO_CHECK(begin < end && end <= all.size());
   const int64_t b = static_cast<int64_t>(end - begin);
   int64_t t_max = 1, c_max = 1;
   bool have_rollout = true;
   for (size_t i = begin; i < end; ++i) {
-    const auto& c = all[i];
-    GRPO_ENSURE(!c.prompt_ids.empty(), "completion ", i, " has an empty prompt");
-    GRPO_ENSURE(!c.completion_ids.empty(), "completion ", i, " has no tokens");
-    t_max = std::max<int64_t>(t_max, static_cast<int64_t>(c.prompt_ids.size() + c.completion_ids.size()));
-    c_max = std::max<int64_t>(c_max, static_cast<int64_t>(c.completion_ids.size()));
-    if (c.rollout_logps.size() != c.completion_ids.size()) have_rollout = false;
+    const auto& c = *all[i].completion;
+    GRPO_ENSURE(!all[i].prompt->empty(), "completion ", i, " has an empty prompt");
+    GRPO_ENSURE(!c.tokens.empty(), "completion ", i, " has no tokens");
+    t_max = std::max<int64_t>(t_max, static_cast<int64_t>(all[i].prompt->size() + c.tokens.size()));
+    c_max = std::max<int64_t>(c_max, static_cast<int64_t>(c.tokens.size()));
+    if (c.logprobs.size() != c.tokens.size()) have_rollout = false;
   }
   at::Tensor ids = at::zeros({b, t_max}, at::kLong);
   at::Tensor am = at::zeros({b, t_max}, at::kLong);
@@ -75,23 +92,25 @@ PackedBatch pack(const std::vector<Completion>& all, size_t begin, size_t end,
   auto* pt = tg.data_ptr<int64_t>();
   auto* pm = mk.data_ptr<float>();
   for (int64_t r = 0; r < b; ++r) {
-    const auto& c = all[begin + static_cast<size_t>(r)];
-    const int64_t p = static_cast<int64_t>(c.prompt_ids.size());
-    const int64_t n = static_cast<int64_t>(c.completion_ids.size());
-    for (int64_t j = 0; j < p; ++j) pi[r * t_max + j] = c.prompt_ids[static_cast<size_t>(j)];
-    for (int64_t j = 0; j < n; ++j) pi[r * t_max + p + j] = c.completion_ids[static_cast<size_t>(j)];
+    const Sample& smp = all[begin + static_cast<size_t>(r)];
+    const auto& prompt = *smp.prompt;
+    const auto& c = *smp.completion;
+    const int64_t p = static_cast<int64_t>(prompt.size());
+    const int64_t n = static_cast<int64_t>(c.tokens.size());
+    for (int64_t j = 0; j < p; ++j) pi[r * t_max + j] = prompt[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < n; ++j) pi[r * t_max + p + j] = c.tokens[static_cast<size_t>(j)];
     for (int64_t j = 0; j < p + n; ++j) pa[r * t_max + j] = 1;
-    const float m = (mask_truncated && c.truncated) ? 0.f : 1.f;
+    const float m = (mask_truncated && c.truncated()) ? 0.f : 1.f;
     for (int64_t j = 0; j < c_max; ++j) {
       // Token j of the completion sits at p + j and is predicted by the state at p + j - 1.
       pg[r * c_max + j] = std::min(p + j - 1, t_max - 1);
       if (j < n) {
-        pt[r * c_max + j] = c.completion_ids[static_cast<size_t>(j)];
+        pt[r * c_max + j] = c.tokens[static_cast<size_t>(j)];
         pm[r * c_max + j] = m;
-        if (have_rollout) rl.data_ptr<float>()[r * c_max + j] = c.rollout_logps[static_cast<size_t>(j)];
+        if (have_rollout) rl.data_ptr<float>()[r * c_max + j] = c.logprobs[static_cast<size_t>(j)];
       }
     }
-    adv.data_ptr<float>()[r] = static_cast<float>(c.advantage);
+    adv.data_ptr<float>()[r] = static_cast<float>(smp.advantage);
   }
   at::Device dev(device);
   PackedBatch out;
@@ -123,8 +142,184 @@ TokenLogprobs completion_logprobs(models::CausalLM& model, const PackedBatch& b,
   return out;
 }
 
+namespace {
+
+// The minibatches of one pass, grouped into optimiser steps.
+struct MinibatchPlan {
+  std::vector<PackedBatch> batches;
+  std::vector<size_t> step_begin{0};  // batches [step_begin[s], step_begin[s + 1]) make step s
+  std::vector<double> step_tokens;    // completion tokens of each step's window (skipped too)
+  int64_t skipped = 0;                // completions left out (zero advantage)
+  size_t window = 0;                  // completions per optimiser step
+};
+
+bool skips_zero_advantage(const UpdateOptions& o) {
+  return o.skip_zero_advantage && o.loss.beta == 0.0 && o.loss.loss_type != "bnpo" &&
+         o.moe_bias_update_rate == 0.0;
+}
+
+// Packs once. With group_by_length, each optimiser step's window of mb * accum completions
+// is ordered by length first: mixed lengths (a 50-token sum next to a 120-token product)
+// otherwise pad every minibatch to its longest member. The loss of a window is a sum over
+// its minibatches with normalisers that do not depend on the split (grpo: per-sequence
+// means over the window's sequences; dr_grpo: a constant; dapo: the window's tokens), so
+// the update is the same up to float rounding; bnpo's per-minibatch token mean is not.
+//
+// With skip_zero_advantage, completions whose advantage is exactly 0 (groups of equal
+// rewards) are left out of the minibatches: with beta == 0 their loss term and gradient
+// are 0, and the normalisers still count them (sequence_divisor, the window's tokens), so
+// the update is again the same up to rounding while the forward/backward work shrinks by
+// the share of such groups. A window keeps at least one completion so that its optimiser
+// step (Adam's moments, weight decay) happens as it would. Not with beta > 0 (the KL term
+// of every token counts), bnpo, or the MoE bias upkeep (it counts the tokens of the
+// learner's forward).
+MinibatchPlan plan_minibatches(const std::vector<Sample>& local, const UpdateOptions& o) {
+  const int64_t mb = o.per_device_train_batch_size, accum = o.gradient_accumulation_steps;
+  const bool skip = skips_zero_advantage(o);
+  const bool sort = o.group_by_length && o.loss.loss_type != "bnpo" && accum > 1;
+  auto len = [&](size_t i) { return local[i].prompt->size() + local[i].completion->tokens.size(); };
+  MinibatchPlan plan;
+  plan.window = static_cast<size_t>(mb * accum);
+  std::vector<Sample> win;
+  for (size_t w = 0; w < local.size(); w += plan.window) {
+    std::vector<size_t> idx;
+    double tokens = 0;
+    for (size_t i = w; i < w + plan.window; ++i) {
+      const auto& c = *local[i].completion;
+      if (!(o.mask_truncated_completions && c.truncated())) tokens += static_cast<double>(c.tokens.size());
+      if (!skip || local[i].advantage != 0.0) idx.push_back(i);
+    }
+    plan.step_tokens.push_back(tokens);
+    if (idx.empty()) {  // keep the shortest, a zero term, so the step's gradients exist
+      size_t best = w;
+      for (size_t i = w + 1; i < w + plan.window; ++i)
+        if (len(i) < len(best)) best = i;
+      idx.push_back(best);
+    }
+    plan.skipped += static_cast<int64_t>(plan.window - idx.size());
+    if (sort) std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return len(x) < len(y); });
+    win.clear();
+    for (size_t i : idx) win.push_back(local[i]);
+    for (size_t k = 0; k < win.size(); k += static_cast<size_t>(mb)) {
+      plan.batches.push_back(pack(win, k, std::min(win.size(), k + static_cast<size_t>(mb)), o.device,
+                                  o.mask_truncated_completions));
+    }
+    plan.step_begin.push_back(plan.batches.size());
+  }
+  return plan;
+}
+
+// Log-probs of every minibatch under the policy before the update (when needed) and under
+// the reference model (when beta > 0), without gradients.
+void frozen_logprobs(models::CausalLM& policy, models::CausalLM* ref, const MinibatchPlan& plan,
+                     const UpdateOptions& o, bool need_old, bool autocast,
+                     std::vector<at::Tensor>& old_lp, std::vector<at::Tensor>& ref_lp) {
+  old_lp.assign(plan.batches.size(), at::Tensor());
+  ref_lp.assign(plan.batches.size(), at::Tensor());
+  c10::NoGradGuard ng;
+  AutocastScope ac(autocast);
+  for (size_t i = 0; i < plan.batches.size(); ++i) {
+    const auto& b = plan.batches[i];
+    if (need_old) old_lp[i] = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, false).logp;
+    if (o.loss.beta != 0.0) ref_lp[i] = completion_logprobs(*ref, b, o.temperature, o.logprob_chunk, false).logp;
+  }
+}
+
+// Adds the MoE balance statistics of one optimiser step's expert load and applies the
+// aux-loss-free bias upkeep. load: [L_moe, E] int64 summed over this rank's minibatches.
+void moe_step_stats(models::CausalLM& policy, Distributed& dist, at::Tensor load,
+                    const UpdateOptions& o, std::map<std::string, double>& S) {
+  std::vector<at::Tensor> l{load};
+  dist.all_reduce_sum(l);
+  at::Tensor lf = load.to(at::kDouble);
+  at::Tensor mean = lf.mean(-1, true);
+  at::Tensor rel = lf / at::clamp(mean, 1e-9);  // per layer: load / mean load
+  add(S, "moe/load_max", rel.amax(-1).mean().item<double>());
+  add(S, "moe/load_min", rel.amin(-1).mean().item<double>());
+  add(S, "moe/experts_idle", (lf == 0).sum().item<double>());
+  if (o.moe_bias_update_rate > 0) policy.update_expert_bias(load, o.moe_bias_update_rate);
+}
+
+// One update's running state, shared by its optimiser steps.
+struct UpdateRun {
+  models::CausalLM& policy;
+  Optimizer& opt;
+  Distributed& dist;
+  const UpdateOptions& o;
+  const MinibatchPlan& plan;
+  std::vector<at::Tensor> old_lp, ref_lp, is_w;
+  std::vector<double> global_tokens;  // each step's tokens over all ranks
+  bool need_old = false, autocast = false, skip = false;
+  double mismatch_sum = 0, mismatch_tok = 0, n_terms = 0;
+  UpdateStats st;
+};
+
+// Forward, loss and backward of minibatch i in pass `it`; returns its expert load.
+at::Tensor learn_minibatch(UpdateRun& r, size_t i, size_t s, int64_t it) {
+  const auto& b = r.plan.batches[i];
+  LossOptions lo = r.o.loss;
+  lo.accumulation_divisor = static_cast<double>(r.o.gradient_accumulation_steps);
+  if (r.skip) lo.sequence_divisor = static_cast<double>(r.plan.window);
+  lo.dapo_normalizer = std::max(1.0, r.global_tokens[s]) / r.dist.world_size();
+  TokenLogprobs cur;
+  {
+    AutocastScope ac(r.autocast);
+    cur = completion_logprobs(r.policy, b, r.o.temperature, r.o.logprob_chunk, true);
+  }
+  at::Tensor old = r.need_old ? r.old_lp[i] : cur.logp.detach();
+  if (it == 0 && b.rollout_logps.defined()) {
+    at::Tensor d = at::abs(b.rollout_logps - old) * b.mask;
+    r.mismatch_sum += d.sum().item<double>();
+    r.mismatch_tok += b.mask.sum().item<double>();
+    if (r.o.rollout_is_correction) r.is_w[i] = truncated_is_weight(old, b.rollout_logps, r.o.rollout_is_cap);
+  }
+  LossOutput out = grpo_loss(cur.logp, old, r.ref_lp[i], b.advantages, b.mask, r.is_w[i], lo);
+  out.loss.backward();
+  auto& S = r.st.scalars;
+  add(S, "loss", out.loss.item<double>());  // summed: the optimiser step's objective
+  add(S, "kl", out.kl);
+  add(S, "clip_ratio/low_mean", out.clip_low);
+  add(S, "clip_ratio/high_mean", out.clip_high);
+  add(S, "clip_ratio/region_mean", out.clip_region);
+  const double tok = b.mask.sum().item<double>();
+  add(S, "entropy", tok > 0 ? cur.entropy.sum().item<double>() / tok : 0.0);
+  r.n_terms += 1;
+  if (it == 0) r.st.tokens += tok;
+  return cur.expert_load;
+}
+
+// Optimiser step s of pass `it`: its minibatches, the gradient all-reduce and AdamW.
+void learn_step(UpdateRun& r, size_t s, int64_t it) {
+  at::Tensor load;
+  for (size_t i = r.plan.step_begin[s]; i < r.plan.step_begin[s + 1]; ++i) {
+    at::Tensor l = learn_minibatch(r, i, s, it);
+    if (l.defined()) load = load.defined() ? load + l : l.clone();
+  }
+  r.dist.all_reduce_gradients(r.opt.params());
+  add(r.st.scalars, "learning_rate", r.opt.next_lr());
+  add(r.st.scalars, "grad_norm", r.opt.step());
+  r.st.optimizer_steps += 1;
+  if (load.defined()) moe_step_stats(r.policy, r.dist, load, r.o, r.st.scalars);
+}
+
+// Turns the sums into the means UpdateStats reports.
+void finish_stats(UpdateRun& r, int64_t n) {
+  auto& S = r.st.scalars;
+  for (auto* k : {"kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "entropy"}) {
+    S[k] /= std::max(1.0, r.n_terms);
+  }
+  for (auto* k : {"loss", "learning_rate", "grad_norm", "moe/load_max", "moe/load_min", "moe/experts_idle"}) {
+    if (S.count(k)) S[k] /= static_cast<double>(std::max<int64_t>(1, r.st.optimizer_steps));
+  }
+  if (r.mismatch_tok > 0) S["rollout/logprob_abs_diff"] = r.mismatch_sum / r.mismatch_tok;
+  if (r.skip) S["learner/skipped_frac"] = static_cast<double>(r.plan.skipped) / static_cast<double>(n);
+  if (r.o.loss.beta == 0.0) S.erase("kl");
+}
+
+}  // namespace
+
 UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optimizer& opt,
-                          Distributed& dist, const std::vector<Completion>& local,
+                          Distributed& dist, const std::vector<Sample>& local,
                           const UpdateOptions& o) {
   const int64_t n = static_cast<int64_t>(local.size());
   const int64_t mb = o.per_device_train_batch_size;
@@ -137,144 +332,26 @@ UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optim
   GRPO_ENSURE(o.loss.beta == 0.0 || ref != nullptr, "trainer.beta=", o.loss.beta,
               " needs a reference model");
   const int64_t steps_per_pass = n_micro / accum;
-  const bool autocast = o.bf16_autocast && o.device.rfind("cuda", 0) == 0;
+  const MinibatchPlan plan = plan_minibatches(local, o);
 
-  // Pack once. With group_by_length, each optimiser step's window of mb * accum completions
-  // is ordered by length first: mixed lengths (a 50-token sum next to a 120-token product)
-  // otherwise pad every minibatch to its longest member. The loss of a window is a sum over
-  // its minibatches with normalisers that do not depend on the split (grpo: per-sequence
-  // means over the window's sequences; dr_grpo: a constant; dapo: the window's tokens), so
-  // the update is the same up to float rounding; bnpo's per-minibatch token mean is not.
-  //
-  // With skip_zero_advantage, completions whose advantage is exactly 0 (groups of equal
-  // rewards) are left out of the minibatches: with beta == 0 their loss term and gradient
-  // are 0, and the normalisers still count them (sequence_divisor, the window's tokens), so
-  // the update is again the same up to rounding while the forward/backward work shrinks by
-  // the share of such groups. A window keeps at least one completion so that its optimiser
-  // step (Adam's moments, weight decay) happens as it would. Not with beta > 0 (the KL term
-  // of every token counts), bnpo, or the MoE bias upkeep (it counts the tokens of the
-  // learner's forward).
-  const bool skip = o.skip_zero_advantage && o.loss.beta == 0.0 && o.loss.loss_type != "bnpo" &&
-                    o.moe_bias_update_rate == 0.0;
-  const bool sort = o.group_by_length && o.loss.loss_type != "bnpo" && accum > 1;
-  const size_t window = static_cast<size_t>(mb * accum);
-  auto len = [&](size_t i) { return local[i].prompt_ids.size() + local[i].completion_ids.size(); };
-  std::vector<PackedBatch> batches;
-  batches.reserve(static_cast<size_t>(n_micro));
-  std::vector<size_t> step_begin{0};  // batches [step_begin[s], step_begin[s + 1]) make step s
-  // DAPO: tokens of each optimiser step across ranks (all completions of the window,
-  // skipped or not), divided by world size (gradient averaging multiplies back), so the
-  // update is sum(loss) / global tokens.
-  std::vector<double> step_tokens(static_cast<size_t>(steps_per_pass), 0.0);
-  int64_t skipped = 0;
-  std::vector<Completion> win;
-  for (size_t w = 0; w < local.size(); w += window) {
-    std::vector<size_t> idx;
-    for (size_t i = w; i < w + window; ++i) {
-      step_tokens[w / window] += (o.mask_truncated_completions && local[i].truncated)
-                                     ? 0.0 : static_cast<double>(local[i].completion_ids.size());
-      if (!skip || local[i].advantage != 0.0) idx.push_back(i);
-    }
-    if (idx.empty()) {  // keep the shortest, a zero term, so the step's gradients exist
-      size_t best = w;
-      for (size_t i = w + 1; i < w + window; ++i) if (len(i) < len(best)) best = i;
-      idx.push_back(best);
-    }
-    skipped += static_cast<int64_t>(window - idx.size());
-    if (sort) std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return len(x) < len(y); });
-    win.clear();
-    for (size_t i : idx) win.push_back(local[i]);
-    for (size_t k = 0; k < win.size(); k += static_cast<size_t>(mb)) {
-      batches.push_back(pack(win, k, std::min(win.size(), k + static_cast<size_t>(mb)), o.device,
-                             o.mask_truncated_completions));
-    }
-    step_begin.push_back(batches.size());
-  }
-  const size_t n_batches = batches.size();
-
-  UpdateStats st;
-  auto& S = st.scalars;
-  if (skip) S["learner/skipped_frac"] = static_cast<double>(skipped) / static_cast<double>(n);
+  UpdateRun r{policy, opt, dist, o, plan};
+  r.autocast = o.bf16_autocast && o.device.rfind("cuda", 0) == 0;
+  r.skip = skips_zero_advantage(o);
   // Old log-probs are needed when the policy moves within the batch (several optimiser
   // steps or passes) or for the rollout comparison; otherwise they equal the detached
   // current ones (TRL makes the same shortcut).
-  const bool need_old = o.num_iterations > 1 || steps_per_pass > 1 || o.rollout_is_correction;
-  std::vector<at::Tensor> old_lp(n_batches), ref_lp(n_batches), is_w(n_batches);
-  double mismatch_sum = 0, mismatch_tok = 0;
-  {
-    c10::NoGradGuard ng;
-    AutocastScope ac(autocast);
-    for (size_t i = 0; i < n_batches; ++i) {
-      auto& b = batches[i];
-      if (need_old) old_lp[i] = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, false).logp;
-      if (o.loss.beta != 0.0) ref_lp[i] = completion_logprobs(*ref, b, o.temperature, o.logprob_chunk, false).logp;
-    }
-  }
-  std::vector<double> global_tokens = dist.all_reduce_sum(step_tokens);
-
-  const auto& params = opt.params();
-  double n_terms = 0;
+  r.need_old = o.num_iterations > 1 || steps_per_pass > 1 || o.rollout_is_correction;
+  frozen_logprobs(policy, ref, plan, o, r.need_old, r.autocast, r.old_lp, r.ref_lp);
+  r.is_w.assign(plan.batches.size(), at::Tensor());
+  // DAPO: tokens of each optimiser step across ranks (all completions of the window,
+  // skipped or not), divided by world size (gradient averaging multiplies back), so the
+  // update is sum(loss) / global tokens.
+  r.global_tokens = dist.all_reduce_sum(plan.step_tokens);
   for (int64_t it = 0; it < o.num_iterations; ++it) {
-    for (int64_t s = 0; s < steps_per_pass; ++s) {
-      at::Tensor load;
-      for (size_t i = step_begin[static_cast<size_t>(s)]; i < step_begin[static_cast<size_t>(s) + 1]; ++i) {
-        const auto& b = batches[i];
-        LossOptions lo = o.loss;
-        lo.accumulation_divisor = static_cast<double>(accum);
-        if (skip) lo.sequence_divisor = static_cast<double>(window);
-        lo.dapo_normalizer = std::max(1.0, global_tokens[static_cast<size_t>(s)]) / dist.world_size();
-        TokenLogprobs cur;
-        LossOutput out;
-        {
-          AutocastScope ac(autocast);
-          cur = completion_logprobs(policy, b, o.temperature, o.logprob_chunk, true);
-        }
-        at::Tensor old = need_old ? old_lp[i] : cur.logp.detach();
-        if (it == 0 && b.rollout_logps.defined()) {
-          at::Tensor d = at::abs(b.rollout_logps - old) * b.mask;
-          mismatch_sum += d.sum().item<double>();
-          mismatch_tok += b.mask.sum().item<double>();
-          if (o.rollout_is_correction) is_w[i] = truncated_is_weight(old, b.rollout_logps, o.rollout_is_cap);
-        }
-        out = grpo_loss(cur.logp, old, ref_lp[i], b.advantages, b.mask, is_w[i], lo);
-        out.loss.backward();
-        if (cur.expert_load.defined()) load = load.defined() ? load + cur.expert_load : cur.expert_load.clone();
-        add(S, "loss", out.loss.item<double>());  // summed: the optimiser step's objective
-        add(S, "kl", out.kl);
-        add(S, "clip_ratio/low_mean", out.clip_low);
-        add(S, "clip_ratio/high_mean", out.clip_high);
-        add(S, "clip_ratio/region_mean", out.clip_region);
-        double tok = b.mask.sum().item<double>();
-        add(S, "entropy", tok > 0 ? cur.entropy.sum().item<double>() / tok : 0.0);
-        n_terms += 1;
-        if (it == 0) st.tokens += tok;
-      }
-      dist.all_reduce_gradients(params);
-      add(S, "learning_rate", opt.next_lr());
-      add(S, "grad_norm", opt.step());
-      st.optimizer_steps += 1;
-      if (load.defined()) {
-        std::vector<at::Tensor> l{load};
-        dist.all_reduce_sum(l);
-        at::Tensor lf = load.to(at::kDouble);
-        at::Tensor mean = lf.mean(-1, true);
-        at::Tensor rel = lf / at::clamp(mean, 1e-9);  // per layer: load / mean load
-        add(S, "moe/load_max", rel.amax(-1).mean().item<double>());
-        add(S, "moe/load_min", rel.amin(-1).mean().item<double>());
-        add(S, "moe/experts_idle", (lf == 0).sum().item<double>());
-        if (o.moe_bias_update_rate > 0) policy.update_expert_bias(load, o.moe_bias_update_rate);
-      }
-    }
+    for (int64_t s = 0; s < steps_per_pass; ++s) learn_step(r, static_cast<size_t>(s), it);
   }
-  for (auto* k : {"kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "entropy"}) {
-    S[k] /= std::max(1.0, n_terms);
-  }
-  for (auto* k : {"loss", "learning_rate", "grad_norm", "moe/load_max", "moe/load_min", "moe/experts_idle"}) {
-    if (S.count(k)) S[k] /= static_cast<double>(std::max<int64_t>(1, st.optimizer_steps));
-  }
-  if (mismatch_tok > 0) S["rollout/logprob_abs_diff"] = mismatch_sum / mismatch_tok;
-  if (o.loss.beta == 0.0) S.erase("kl");
-  return st;
+  finish_stats(r, n);
+  return r.st;
 }
 
 }  // namespace grpo::learner

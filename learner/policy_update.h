@@ -2,8 +2,9 @@
 // completions: learner log-probs (old, and reference when beta > 0), then num_iterations
 // passes of minibatch updates with gradient accumulation, DDP gradient averaging, clipping,
 // AdamW, and the MoE bias upkeep.
-// Design: a completion is stored unpadded (prompt ids + completion ids); minibatches are
-// packed right-padded, each row starting at position 0, so no left padding and no
+// Design: the learner reads completions where the rollout left them (rollout::Group: the
+// prompt once, its answers); a Sample points at one answer and its group's prompt, and
+// minibatches are packed right-padded, each row starting at position 0, so no left padding and no
 // position ids are needed. Per-token log-probs go through kernels::token_logprobs on the
 // gathered hidden states of the completion positions only (chunked over tokens), so the
 // [N, T, V] logits never exist.
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "learner/loss.h"
+#include "rollout/completion.h"
 
 namespace grpo::models {
 class CausalLM;
@@ -26,14 +28,19 @@ namespace grpo::learner {
 class Optimizer;
 class Distributed;
 
-// One completion of a group, as the learner sees it.
-struct Completion {
-  std::vector<int64_t> prompt_ids;
-  std::vector<int64_t> completion_ids;
-  std::vector<float> rollout_logps;  // the worker's per-token log-probs; empty if unknown
-  bool truncated = false;            // cut at max_completion_length (no stop)
+// One answer to learn from: a view of a rollout completion and its group's prompt (both
+// owned by the caller's groups, which must outlive the update), with its advantage. The
+// completion's logprobs are the worker's (empty if unknown).
+struct Sample {
+  const rollout::TokenIds* prompt = nullptr;
+  const rollout::Completion* completion = nullptr;
   double advantage = 0.0;
 };
+
+// Views of every answer of `groups`, group-major, with advantages[i] for the i-th answer.
+// Throws grpo::Error when the counts differ.
+std::vector<Sample> samples_of(const std::vector<rollout::Group>& groups,
+                               const std::vector<double>& advantages);
 
 // A packed minibatch (right-padded; row i = prompt_i ++ completion_i ++ pad).
 struct PackedBatch {
@@ -48,7 +55,7 @@ struct PackedBatch {
 
 // Packs completions [begin, end) on `device`. `mask_truncated`: truncated completions get
 // an all-zero mask. Throws grpo::Error on an empty prompt or completion.
-PackedBatch pack(const std::vector<Completion>& all, size_t begin, size_t end,
+PackedBatch pack(const std::vector<Sample>& all, size_t begin, size_t end,
                  const std::string& device, bool mask_truncated);
 
 // Per-token log-probs of the completion tokens under `model`, softmax(logits / T).
@@ -96,7 +103,7 @@ struct UpdateStats {
 // completion count does not split into minibatches and accumulation windows (naming the
 // numbers). Not thread-safe.
 UpdateStats update_policy(models::CausalLM& policy, models::CausalLM* ref, Optimizer& opt,
-                          Distributed& dist, const std::vector<Completion>& local,
+                          Distributed& dist, const std::vector<Sample>& local,
                           const UpdateOptions& o);
 
 }  // namespace grpo::learner

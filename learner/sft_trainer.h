@@ -12,16 +12,16 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "core/job_config.h"
 #include "data/sft.h"
+#include "learner/optim.h"
+#include "learner/run_options.h"
 
 namespace grpo {
 class Metrics;
-class Tokenizer;
 }  // namespace grpo
 namespace grpo::models {
 class CausalLM;
@@ -43,43 +43,32 @@ struct SftLoss {
 SftLoss sft_loss(models::CausalLM& model, const std::vector<data::PackedSeq>& batch,
                  double mtp_loss_weight);
 
-// "auto" -> "cuda" when LibTorch sees a GPU, else "cpu"; other values pass through.
-std::string resolve_device(const std::string& device);
-// With several ranks, "cuda" becomes "cuda:LOCAL_RANK" (one GPU per rank, as torchrun
-// lays them out); any other device (or an explicit index) is returned unchanged.
-std::string rank_device(const std::string& device, int local_rank, int world_size);
-
-// The policy of a job: model.path loaded (dtype/device from the config) or model.arch
-// built with run.seed; an arch without vocab_size takes `vocab_size` (the tokenizer's).
-std::unique_ptr<models::CausalLM> make_policy(const JobConfig& cfg, int64_t vocab_size);
-
-// Tokenizer location of a job: tokenizer.path, else model.path. Throws grpo::Error when
-// both are empty.
-std::string tokenizer_path_of(const JobConfig& cfg);
+// The SFT loop's settings (job/ builds them; names in comments are the config keys).
+struct SftOptions {
+  std::string train_file;                   // sft.train_file (named in messages)
+  int64_t num_train_epochs = 1;             // sft.num_train_epochs
+  int64_t max_steps = 0;                    // sft.max_steps (0: run the epochs)
+  int64_t per_device_train_batch_size = 8;  // sft.per_device_train_batch_size
+  int64_t max_seq_length = 512;             // sft.max_seq_length
+  bool packing = true;                      // sft.packing
+  double mtp_loss_weight = 0.3;             // sft.mtp_loss_weight
+  OptimOptions optim;                       // sft.* schedule, trainer.* AdamW (total_steps: set here)
+  RunOptions run;                           // outputs, logging, saving, data order
+  // Called on rank 0 with each checkpoint directory and final/ to add the tokenizer,
+  // template and generation settings. May be empty.
+  std::function<void(const std::string& dir)> checkpoint_files;
+};
 
 struct SftResult {
   int64_t steps = 0;
   double last_loss = 0;
-  std::string final_dir;  // <run.output_dir>/final (model + tokenizer + grpo.json)
+  std::string final_dir;  // <run.output_dir>/final (model + what checkpoint_files adds)
 };
 
-// Runs SFT on sft.train_file with the sft.* settings (AdamW betas, weight decay and
-// gradient clipping from trainer.*), logging to `metrics` (may be null) on rank 0 and
-// writing <run.output_dir>/final. Collective over `dist`. Throws grpo::Error on bad data
-// or settings.
-SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const Tokenizer& tok,
-                    Distributed& dist, Metrics* metrics);
-
-// Writes grpo.json (task, prompt template, generation settings from cfg) and copies the
-// tokenizer files into checkpoint directory `dir`, so `grpo eval`/`generate` need only
-// that directory. Call it on rank 0 for every final checkpoint (SFT and RL).
-void write_run_meta(const JobConfig& cfg, const std::string& dir);
-
-// The pipeline's first stage for `grpo train`: when sft.enabled, runs SFT with this config
-// into <run.output_dir>/sft (metrics there too), then points cfg.model.path at
-// <run.output_dir>/sft/final and cfg.run.output_dir at <run.output_dir>/rl, so the RL stage
-// starts from the SFT checkpoint and loads its reference model from there. Returns the SFT
-// final directory, or "" when sft.enabled is false (cfg untouched). Collective.
-std::string run_sft_stage(JobConfig& cfg, Distributed& dist);
+// Runs SFT on the tokenised `examples` (data::load_sft_examples), logging to `metrics`
+// (may be null) on rank 0 and writing <run.output_dir>/final. Collective over `dist`. Throws
+// grpo::Error when no example fits max_seq_length.
+SftResult train_sft(const SftOptions& o, const std::vector<data::SftExample>& examples,
+                    models::CausalLM& model, Distributed& dist, Metrics* metrics);
 
 }  // namespace grpo::learner

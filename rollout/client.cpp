@@ -28,9 +28,9 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/job_config.h"
 #include "core/log.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/group_table.h"
 #include "rollout/server.h"
 
 extern char** environ;
@@ -68,17 +68,6 @@ const char* dtype_name(at::ScalarType t) {
 
 }  // namespace
 
-ClientOptions client_options_from(const JobConfig& cfg, std::vector<std::string> addresses) {
-  ClientOptions o;
-  o.addresses = std::move(addresses);
-  o.auth_token = resolve_auth_token(cfg);
-  o.tls = cfg.rollout.tls;
-  o.tls_ca = cfg.rollout.tls_ca;
-  o.request_timeout_s = cfg.rollout.request_timeout_s;
-  o.max_message_mb = cfg.rollout.max_message_mb;
-  return o;
-}
-
 struct Worker {
   std::string address;
   std::shared_ptr<grpc::Channel> channel;
@@ -88,9 +77,15 @@ struct Worker {
   int64_t free_slots = 1;
 };
 
+struct GenerateCall;
+
 struct RolloutClient::Impl {
   ClientOptions opt;
   std::vector<Worker> workers;
+
+  void run_share(GenerateCall& call, int share, size_t wi, std::vector<int64_t> idx,
+                 std::shared_ptr<grpc::ClientContext> ctx);
+  bool dispatch(GenerateCall& call);
 
   void prepare(grpc::ClientContext& ctx, double timeout_s) const {
     ctx.set_deadline(deadline_in(timeout_s));
@@ -193,173 +188,161 @@ bool RolloutClient::health_check(size_t worker) {
   return bytes == std::string("\x08\x01", 2);
 }
 
-std::vector<std::vector<Completion>> RolloutClient::generate(
-    const std::vector<std::vector<int32_t>>& prompts, int64_t group_size,
-    const SamplingParams& sampling, std::optional<uint64_t> policy_version) {
-  sampling.validate();
-  GRPO_ENSURE(group_size >= 1, "group_size must be >= 1, got ", group_size);
-  const int64_t P = static_cast<int64_t>(prompts.size());
-  std::vector<std::vector<Completion>> result(P);
-  if (P == 0) return result;
-  workers_info();  // liveness and free capacity
+namespace {
 
+pb::SamplingParams to_proto(const SamplingParams& s) {
   pb::SamplingParams sp;
-  sp.set_temperature(sampling.temperature);
-  sp.set_top_p(sampling.top_p);
-  sp.set_top_k(sampling.top_k);
-  sp.set_max_new_tokens(sampling.max_new_tokens);
-  sp.set_seed(sampling.seed);
-  for (auto e : sampling.eos_ids) sp.add_eos_token_ids(static_cast<int32_t>(e));
-  for (const auto& s : sampling.stop) sp.add_stop(s);
+  sp.set_temperature(s.temperature);
+  sp.set_top_p(s.top_p);
+  sp.set_top_k(s.top_k);
+  sp.set_max_new_tokens(s.max_new_tokens);
+  sp.set_seed(s.seed);
+  for (auto e : s.eos_ids) sp.add_eos_token_ids(static_cast<int32_t>(e));
+  for (const auto& x : s.stop) sp.add_stop(x);
+  return sp;
+}
 
+Completion from_proto(const pb::Completion& c) {
+  Completion out;
+  out.prompt_index = c.prompt_index();
+  out.sample_index = c.sample_index();
+  out.tokens.assign(c.token_ids().begin(), c.token_ids().end());
+  out.logprobs.assign(c.logprobs().begin(), c.logprobs().end());
+  out.finish = static_cast<FinishReason>(static_cast<int>(c.finish_reason()));
+  out.policy_version = c.policy_version();
+  return out;
+}
+
+}  // namespace
+
+// The state of one generate() call, shared by its share threads under `mu`.
+struct GenerateCall {
+  GenerateCall(const std::vector<SharedIds>& p, int64_t g, int64_t max_attempts)
+      : prompts(p), table(static_cast<int64_t>(p.size()), g, max_attempts) {}
+  const std::vector<SharedIds>& prompts;
+  pb::GenerateRequest base;  // sampling, group size, version; prompts added per share
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<int64_t> pending;
-  for (int64_t p = 0; p < P; ++p) pending.push_back(p);
-  std::vector<std::vector<std::optional<Completion>>> partial(P);  // per share in flight
-  std::vector<int> owner(P, -1);       // share id holding the group, -1: none
-  std::vector<int64_t> attempts(P, 0);
-  std::vector<bool> complete(P, false);
-  int64_t n_complete = 0;
+  GroupTable table;
   int active = 0, next_share = 0;
   std::string fatal;
   std::vector<std::string> failures;
   std::vector<std::thread> threads;
   std::vector<std::shared_ptr<grpc::ClientContext>> contexts;
+};
 
-  auto run_share = [&](int share, size_t wi, std::vector<int64_t> idx,
-                       std::shared_ptr<grpc::ClientContext> ctx) {
-    Worker& w = impl_->workers[wi];
-    pb::GenerateRequest req;
-    req.set_request_id(str("share-", share));
-    req.set_group_size(group_size);
-    *req.mutable_sampling() = sp;
-    if (policy_version) req.set_policy_version(*policy_version);
-    for (int64_t p : idx) {
-      auto* m = req.add_prompts();
-      m->set_prompt_index(p);
-      m->mutable_token_ids()->Add(prompts[p].begin(), prompts[p].end());
-    }
-    auto reader = w.stub->Generate(ctx.get(), req);
-    pb::Completion c;
-    while (reader->Read(&c)) {
-      std::lock_guard<std::mutex> lock(mu);
-      const int64_t p = c.prompt_index();
-      if (p < 0 || p >= P || owner[p] != share || c.sample_index() < 0 ||
-          c.sample_index() >= group_size)
-        continue;  // not ours (or a group already re-sent elsewhere)
-      auto& slot = partial[p][c.sample_index()];
-      if (slot) continue;  // duplicate
-      Completion out;
-      out.prompt_index = p;
-      out.sample_index = c.sample_index();
-      out.tokens.assign(c.token_ids().begin(), c.token_ids().end());
-      out.logprobs.assign(c.logprobs().begin(), c.logprobs().end());
-      out.finish = static_cast<FinishReason>(static_cast<int>(c.finish_reason()));
-      out.policy_version = c.policy_version();
-      slot = std::move(out);
-      bool full = true;
-      for (auto& s : partial[p]) full = full && s.has_value();
-      if (full) {
-        for (auto& s : partial[p]) result[p].push_back(std::move(*s));
-        partial[p].clear();
-        complete[p] = true;
-        owner[p] = -1;
-        ++n_complete;
-      }
-    }
-    grpc::Status st = reader->Finish();
-    std::lock_guard<std::mutex> lock(mu);
-    std::vector<int64_t> lost;
-    for (int64_t p : idx)
-      if (owner[p] == share) lost.push_back(p);
-    if (!st.ok()) {
-      if (retryable(st.error_code())) {
-        w.alive = false;
-        w.error = status_text(st);
-        failures.push_back(str(w.address, ": ", status_text(st)));
-        log::warn(str("rollout worker ", w.address, " failed (", status_text(st), "); re-sending ",
-                      lost.size(), " unfinished groups"));
-      } else if (fatal.empty()) {
-        fatal = str("rollout worker ", w.address, " refused the request: ", status_text(st));
-      }
-    } else if (!lost.empty() && fatal.empty()) {
-      fatal = str("rollout worker ", w.address, " ended a call with ", lost.size(),
-                  " groups incomplete");
-    }
-    for (int64_t p : lost) {
-      owner[p] = -1;
-      partial[p].clear();
-      pending.push_back(p);
-    }
-    --active;
-    cv.notify_all();
-  };
-
-  std::unique_lock<std::mutex> lock(mu);
-  while (n_complete < P && fatal.empty()) {
-    if (!pending.empty()) {
-      std::vector<size_t> live;
-      for (size_t i = 0; i < impl_->workers.size(); ++i)
-        if (impl_->workers[i].alive) live.push_back(i);
-      if (live.empty()) {
-        if (active == 0) {
-          std::string why;
-          for (const auto& f : failures) why += "\n  " + f;
-          for (const auto& w : impl_->workers)
-            if (!w.error.empty()) why += "\n  " + w.address + ": " + w.error;
-          fatal = str("no live rollout worker left for ", pending.size(), " prompts:", why);
-          break;
-        }
-      } else {
-        // Split the pending groups in proportion to free capacity (in sequences).
-        int64_t total_free = 0;
-        for (size_t i : live) total_free += impl_->workers[i].free_slots;
-        std::vector<std::vector<int64_t>> shares(live.size());
-        const int64_t n = static_cast<int64_t>(pending.size());
-        int64_t given = 0;
-        for (size_t k = 0; k < live.size(); ++k) {
-          int64_t want = (k + 1 == live.size())
-                             ? n - given
-                             : (n * impl_->workers[live[k]].free_slots + total_free - 1) / total_free;
-          want = std::min(want, n - given);
-          for (int64_t j = 0; j < want; ++j) {
-            int64_t p = pending.front();
-            pending.pop_front();
-            if (++attempts[p] > impl_->opt.max_attempts) {
-              fatal = str("prompt ", p, " failed on ", impl_->opt.max_attempts,
-                          " workers; last failures:", failures.empty() ? "" : "\n  " + failures.back());
-              break;
-            }
-            shares[k].push_back(p);
-          }
-          given += want;
-          if (!fatal.empty()) break;
-        }
-        if (!fatal.empty()) break;
-        for (size_t k = 0; k < live.size(); ++k) {
-          if (shares[k].empty()) continue;
-          int share = next_share++;
-          for (int64_t p : shares[k]) {
-            owner[p] = share;
-            partial[p].assign(group_size, std::nullopt);
-          }
-          auto ctx = std::make_shared<grpc::ClientContext>();
-          impl_->prepare(*ctx, impl_->opt.request_timeout_s);
-          contexts.push_back(ctx);
-          ++active;
-          threads.emplace_back(run_share, share, live[k], shares[k], ctx);
-        }
-      }
-    }
-    if (n_complete < P && fatal.empty()) cv.wait(lock);
+// One streaming Generate call: worker `wi` answers the groups `idx` as share `share`.
+void RolloutClient::Impl::run_share(GenerateCall& call, int share, size_t wi,
+                                    std::vector<int64_t> idx,
+                                    std::shared_ptr<grpc::ClientContext> ctx) {
+  Worker& w = workers[wi];
+  pb::GenerateRequest req = call.base;
+  req.set_request_id(str("share-", share));
+  for (int64_t p : idx) {
+    auto* m = req.add_prompts();
+    m->set_prompt_index(p);
+    const TokenIds& ids = *call.prompts[static_cast<size_t>(p)];
+    m->mutable_token_ids()->Add(ids.begin(), ids.end());
   }
-  if (!fatal.empty())
-    for (auto& c : contexts) c->TryCancel();
+  auto reader = w.stub->Generate(ctx.get(), req);
+  pb::Completion c;
+  while (reader->Read(&c)) {
+    std::lock_guard<std::mutex> lock(call.mu);
+    call.table.accept(share, from_proto(c));
+  }
+  grpc::Status st = reader->Finish();
+  std::lock_guard<std::mutex> lock(call.mu);
+  std::vector<int64_t> lost = call.table.release(share, idx);
+  if (!st.ok() && retryable(st.error_code())) {
+    w.alive = false;
+    w.error = status_text(st);
+    call.failures.push_back(str(w.address, ": ", status_text(st)));
+    log::warn(str("rollout worker ", w.address, " failed (", status_text(st), "); re-sending ",
+                  lost.size(), " unfinished groups"));
+  } else if (!st.ok() && call.fatal.empty()) {
+    call.fatal = str("rollout worker ", w.address, " refused the request: ", status_text(st));
+  } else if (st.ok() && !lost.empty() && call.fatal.empty()) {
+    call.fatal = str("rollout worker ", w.address, " ended a call with ", lost.size(),
+                     " groups incomplete");
+  }
+  --call.active;
+  call.cv.notify_all();
+}
+
+// Splits the pending groups over the live workers and starts a share per worker. Returns
+// false (with call.fatal set) when nothing can be sent any more. Caller holds call.mu.
+bool RolloutClient::Impl::dispatch(GenerateCall& call) {
+  std::vector<size_t> live;
+  std::vector<int64_t> free;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (!workers[i].alive) continue;
+    live.push_back(i);
+    free.push_back(workers[i].free_slots);
+  }
+  if (live.empty()) {
+    if (call.active > 0) return true;  // wait for the shares in flight
+    std::string why;
+    for (const auto& f : call.failures) why += "\n  " + f;
+    for (const auto& w : workers)
+      if (!w.error.empty()) why += "\n  " + w.address + ": " + w.error;
+    call.fatal = str("no live rollout worker left for ", call.table.num_pending(), " prompts:", why);
+    return false;
+  }
+  std::vector<int64_t> counts = split_by_capacity(call.table.num_pending(), free);
+  for (size_t k = 0; k < live.size(); ++k) {
+    if (counts[k] == 0) continue;
+    const int share = call.next_share++;
+    std::vector<int64_t> idx;
+    try {
+      idx = call.table.dispatch(share, counts[k]);
+    } catch (const Error& e) {
+      call.fatal = str(e.what(), "; last failures:",
+                       call.failures.empty() ? "" : "\n  " + call.failures.back());
+      return false;
+    }
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    prepare(*ctx, opt.request_timeout_s);
+    call.contexts.push_back(ctx);
+    ++call.active;
+    call.threads.emplace_back(&Impl::run_share, this, std::ref(call), share, live[k],
+                              std::move(idx), ctx);
+  }
+  return true;
+}
+
+std::vector<Group> RolloutClient::generate(const std::vector<SharedIds>& prompts,
+                                           int64_t group_size, const SamplingParams& sampling,
+                                           std::optional<uint64_t> policy_version) {
+  sampling.validate();
+  GRPO_ENSURE(group_size >= 1, "group_size must be >= 1, got ", group_size);
+  if (prompts.empty()) return {};
+  workers_info();  // liveness and free capacity
+
+  GenerateCall call(prompts, group_size, impl_->opt.max_attempts);
+  call.base.set_group_size(group_size);
+  *call.base.mutable_sampling() = to_proto(sampling);
+  if (policy_version) call.base.set_policy_version(*policy_version);
+
+  std::unique_lock<std::mutex> lock(call.mu);
+  while (!call.table.done() && call.fatal.empty()) {
+    if (call.table.num_pending() > 0 && !impl_->dispatch(call)) break;
+    if (!call.table.done() && call.fatal.empty()) call.cv.wait(lock);
+  }
+  if (!call.fatal.empty())
+    for (auto& c : call.contexts) c->TryCancel();
   lock.unlock();
-  for (auto& t : threads) t.join();
-  GRPO_ENSURE(fatal.empty(), fatal);
-  return result;
+  for (auto& t : call.threads) t.join();
+  GRPO_ENSURE(call.fatal.empty(), call.fatal);
+  return call.table.take_groups(prompts);
+}
+
+std::vector<Group> RolloutClient::generate(const std::vector<TokenIds>& prompts, int64_t group_size,
+                                           const SamplingParams& sampling,
+                                           std::optional<uint64_t> policy_version) {
+  std::vector<SharedIds> shared;
+  shared.reserve(prompts.size());
+  for (const auto& p : prompts) shared.push_back(share_ids(p));
+  return generate(shared, group_size, sampling, policy_version);
 }
 
 void RolloutClient::push_weights(const std::vector<std::pair<std::string, at::Tensor>>& named,
@@ -453,73 +436,98 @@ void RolloutClient::push_weights(const std::vector<std::pair<std::string, at::Te
 
 // --- LocalWorkers ----------------------------------------------------------------------
 
-LocalWorkers::LocalWorkers(const JobConfig& cfg_in, int64_t n, const std::string& mode,
-                           const std::string& exe, double timeout_s) {
-  GRPO_ENSURE(n >= 1, "rollout.num_local_workers must be >= 1, got ", n);
-  GRPO_ENSURE(mode == "process" || mode == "thread", "rollout.local_mode must be process or thread, got '",
-              mode, "'");
-  token_ = resolve_auth_token(cfg_in);
-  if (token_.empty()) {
-    std::random_device rd;
-    char buf[33];
-    for (int i = 0; i < 32; i += 8) std::snprintf(buf + i, 9, "%08x", rd());
-    token_ = std::string(buf, 32);
+namespace {
+
+std::string random_token() {
+  std::random_device rd;
+  char buf[33];
+  for (int i = 0; i < 32; i += 8) std::snprintf(buf + i, 9, "%08x", rd());
+  return std::string(buf, 32);
+}
+
+// The environment of a process worker: ours, with GRPO_ROLLOUT_TOKEN set to `token`.
+std::vector<std::string> worker_env(const std::string& token) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "GRPO_ROLLOUT_TOKEN=", 19) != 0) env.push_back(*e);
+  env.push_back("GRPO_ROLLOUT_TOKEN=" + token);
+  return env;
+}
+
+// Starts `argv` with stdout and stderr going to `log_file`. Returns its pid.
+pid_t spawn_logged(std::vector<std::string> argv_s, std::vector<std::string> env_s,
+                   const std::string& log_file) {
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv_s[0].c_str(), &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  GRPO_ENSURE(rc == 0, "cannot start local rollout worker '", argv_s[0], "': ", std::strerror(rc));
+  return pid;
+}
+
+}  // namespace
+
+LocalWorkers::LocalWorkers(LocalWorkerOptions o) {
+  GRPO_ENSURE(o.num_workers >= 1, "rollout.num_local_workers must be >= 1, got ", o.num_workers);
+  GRPO_ENSURE(o.mode == "process" || o.mode == "thread",
+              "rollout.local_mode must be process or thread, got '", o.mode, "'");
+  token_ = o.auth_token.empty() ? random_token() : o.auth_token;
+  if (o.mode == "thread") {
+    start_threads(o);
+  } else {
+    start_processes(o);
   }
-  JobConfig cfg = cfg_in;
-  cfg.rollout.auth_token.clear();
-  cfg.rollout.auth_token_env = "GRPO_ROLLOUT_TOKEN";
-  cfg.rollout.tls = false;  // loopback only
-  if (mode == "thread") {
-    cfg.rollout.auth_token = token_;
-    for (int64_t i = 0; i < n; ++i) {
-      auto w = make_worker(cfg, "127.0.0.1:0");
-      w->start();
-      addresses_.push_back(w->address());
-      servers_.push_back(std::move(w));
-    }
-    return;
+}
+
+void LocalWorkers::start_threads(const LocalWorkerOptions& o) {
+  GRPO_ENSURE(o.make_worker != nullptr, "local workers in thread mode need a worker factory");
+  for (int64_t i = 0; i < o.num_workers; ++i) {
+    auto w = o.make_worker("127.0.0.1:0", token_);
+    w->start();
+    addresses_.push_back(w->address());
+    servers_.push_back(std::move(w));
   }
+}
+
+void LocalWorkers::start_processes(const LocalWorkerOptions& o) {
+  GRPO_ENSURE(!o.config_yaml.empty(), "local worker processes need the job config");
   namespace sfs = std::filesystem;
-  std::string base = (sfs::temp_directory_path() / ("grpo-workers-" + std::to_string(getpid()) + "-" +
-                                                    token_.substr(0, 8))).string();
+  std::string base = (sfs::temp_directory_path() / ("grpo-workers-" + std::to_string(getpid()) +
+                                                    "-" + token_.substr(0, 8))).string();
   sfs::create_directories(base);
   sfs::permissions(base, sfs::perms::owner_all, sfs::perm_options::replace);
   const std::string yaml_path = base + "/config.yaml";
-  fs::write_atomic(yaml_path, cfg.to_yaml());
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "GRPO_ROLLOUT_TOKEN=", 19) != 0) env_store.push_back(*e);
-  env_store.push_back("GRPO_ROLLOUT_TOKEN=" + token_);
-  std::vector<char*> envp;
-  for (auto& s : env_store) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  fs::write_atomic(yaml_path, o.config_yaml);
+  const std::vector<std::string> env = worker_env(token_);
   std::vector<std::string> port_files;
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < o.num_workers; ++i) {
     std::string dir = base + "/w" + std::to_string(i);
     sfs::create_directories(dir);
     dirs_.push_back(dir);
-    std::string port_file = dir + "/port", log_file = dir + "/worker.log";
-    port_files.push_back(port_file);
-    std::vector<std::string> argv_s = {exe, "rollout-worker", "--listen", "127.0.0.1:0",
-                                       "--port-file", port_file, "--config", yaml_path};
-    std::vector<char*> argv;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    GRPO_ENSURE(rc == 0, "cannot start local rollout worker '", exe, "': ", std::strerror(rc));
-    pids_.push_back(pid);
+    port_files.push_back(dir + "/port");
+    pids_.push_back(spawn_logged({o.exe, "rollout-worker", "--listen", "127.0.0.1:0",
+                                  "--port-file", port_files.back(), "--config", yaml_path},
+                                 env, dir + "/worker.log"));
   }
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-  addresses_.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
+  wait_listening(port_files, o.timeout_s);
+}
+
+// Waits until worker i has written its port to port_files[i] (or has exited).
+void LocalWorkers::wait_listening(const std::vector<std::string>& port_files, double timeout_s) {
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  addresses_.resize(port_files.size());
+  for (size_t i = 0; i < port_files.size(); ++i) {
     while (true) {
-      if (sfs::exists(port_files[i])) {
+      if (std::filesystem::exists(port_files[i])) {
         std::string port = fs::read_file(port_files[i]);
         if (!port.empty() && port.back() == '\n') {
           addresses_[i] = "127.0.0.1:" + port.substr(0, port.size() - 1);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "rollout/completion.h"
 #include "rollout/sampler.h"
 
 namespace grpo::models {
@@ -29,9 +30,6 @@ class KVCache;
 }  // namespace grpo::models
 
 namespace grpo::rollout {
-
-enum class FinishReason { kStop = 1, kLength = 2, kEos = 3 };
-const char* finish_reason_name(FinishReason r);  // "stop" | "length" | "eos"
 
 // Text of generated ids, used only for stop strings (e.g. a Tokenizer::decode wrapper).
 // Must be thread-compatible with the engine's driver thread.
@@ -49,15 +47,6 @@ struct GroupRequest {
   int64_t prompt_index = 0;     // echoed in the completions
   int64_t group_size = 1;       // G
   std::shared_ptr<const SamplingParams> params;
-};
-
-struct Completion {
-  int64_t prompt_index = 0;
-  int64_t sample_index = 0;
-  std::vector<int32_t> tokens;   // generated ids (stop string / EOS included)
-  std::vector<float> logprobs;   // one per token: log_softmax(logits / T)[token]
-  FinishReason finish = FinishReason::kLength;
-  uint64_t policy_version = 0;   // set by the worker (the engine leaves 0)
 };
 
 class Engine {

@@ -6,7 +6,6 @@
 #include "rollout/server.h"
 
 #include <ATen/core/grad_mode.h>
-#include <ATen/Context.h>
 #include <ATen/ops/from_blob.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -20,11 +19,9 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/job_config.h"
 #include "core/log.h"
 #include "kernels/ops.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
 #include "proto/rollout.grpc.pb.h"
 
 namespace grpo::rollout {
@@ -379,54 +376,6 @@ void WorkerServer::shutdown(double drain_s) {
 void WorkerServer::wait() {
   std::unique_lock<std::mutex> lock(impl_->shutdown_mu);
   impl_->shut_cv.wait(lock, [&] { return impl_->shut && !impl_->driver.joinable(); });
-}
-
-std::string resolve_auth_token(const JobConfig& cfg) {
-  if (!cfg.rollout.auth_token.empty()) return cfg.rollout.auth_token;
-  if (!cfg.rollout.auth_token_env.empty())
-    if (const char* v = std::getenv(cfg.rollout.auth_token_env.c_str())) return v;
-  return "";
-}
-
-std::unique_ptr<WorkerServer> make_worker(const JobConfig& cfg, const std::string& listen) {
-  std::string device = cfg.run.device;
-  if (device == "auto") device = at::globalContext().hasCUDA() ? "cuda" : "cpu";
-  kernels::set_use_kernels(cfg.model.use_kernels);
-  std::unique_ptr<models::CausalLM> model;
-  std::string name;
-  if (!cfg.model.path.empty()) {
-    model = models::load_model(cfg.model.path, cfg.model.dtype, device);
-    name = cfg.model.path;
-  } else {
-    GRPO_ENSURE(!cfg.model.arch.empty(), "rollout worker: set model.path or model.arch");
-    model = models::build_model(cfg.model.arch, static_cast<uint64_t>(cfg.run.seed),
-                                cfg.model.dtype, device);
-    name = cfg.model.arch.value("model_type", std::string("model")) + " (model.arch, seed " +
-           std::to_string(cfg.run.seed) + ")";
-  }
-  WorkerOptions o;
-  o.listen = listen;
-  o.auth_token = resolve_auth_token(cfg);
-  o.tls = cfg.rollout.tls;
-  o.tls_cert = cfg.rollout.tls_cert;
-  o.tls_key = cfg.rollout.tls_key;
-  o.max_message_mb = cfg.rollout.max_message_mb;
-  o.max_batch_seqs = cfg.rollout.max_batch_seqs;
-  o.model_name = name;
-  std::string tok_path = !cfg.tokenizer.path.empty() ? cfg.tokenizer.path : cfg.model.path;
-  if (!tok_path.empty()) {
-    auto tok = std::make_shared<Tokenizer>(Tokenizer::from_file(tok_path));
-    // Ids the tokenizer lacks (a model vocabulary padded past it) decode to nothing.
-    const int32_t tv = tok->vocab_size();
-    o.decode = [tok, tv](std::span<const int32_t> ids) {
-      std::vector<int32_t> known;
-      for (int32_t i : ids)
-        if (i >= 0 && i < tv) known.push_back(i);
-      return tok->decode(known);
-    };
-    if (auto e = tok->eos_id()) o.default_eos_ids.push_back(*e);
-  }
-  return std::make_unique<WorkerServer>(std::move(model), std::move(o));
 }
 
 }  // namespace grpo::rollout

@@ -15,9 +15,6 @@
 
 #include "rollout/engine.h"
 
-namespace grpo {
-struct JobConfig;
-}
 namespace grpo::models {
 class CausalLM;
 }
@@ -62,16 +59,6 @@ class WorkerServer {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-// Builds the worker of a job config: the model from model.path (load_model) or
-// model.arch + run.seed (build_model), the tokenizer (tokenizer.path or model.path) for
-// stop strings and EOS, and the rollout section's auth/TLS/limits. `listen` overrides the
-// address. Throws grpo::Error naming the bad key or file.
-std::unique_ptr<WorkerServer> make_worker(const JobConfig& cfg, const std::string& listen);
-
-// The shared secret of a job: rollout.auth_token, else the environment variable named by
-// rollout.auth_token_env (empty when neither is set).
-std::string resolve_auth_token(const JobConfig& cfg);
 
 // FNV-1a 64 over bytes, continuing from `h` (the LoadWeights checksum).
 uint64_t fnv1a64(const void* data, size_t n, uint64_t h = 1469598103934665603ULL);

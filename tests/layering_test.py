@@ -17,7 +17,8 @@ ALLOWED = {
     "data": {"core", "data", "models/tokenizer"},
     "rollout": {"core", "kernels", "models", "rollout", "proto", "rewards", "data"},
     "learner": {"core", "kernels", "models", "rollout", "learner", "proto", "rewards", "data"},
-    "apps": {"core", "kernels", "models", "rollout", "learner", "proto", "rewards", "data", "apps"},
+    "job": {"core", "kernels", "models", "rollout", "learner", "proto", "rewards", "data", "job"},
+    "apps": {"core", "kernels", "models", "rollout", "learner", "proto", "rewards", "data", "job", "apps"},
 }
 TORCH_FREE = {"core", "rewards", "data"}
 TORCH_FREE_FILES = ("models/tokenizer/",)

@@ -44,13 +44,13 @@ std::vector<std::vector<int32_t>> prompts(int n) {
   return out;
 }
 
-void expect_each_prompt_once(const std::vector<std::vector<Completion>>& got, int n, int64_t G,
+void expect_each_prompt_once(const std::vector<Group>& got, int n, int64_t G,
                              int64_t max_new) {
   ASSERT_EQ(got.size(), static_cast<size_t>(n));
   for (int p = 0; p < n; ++p) {
-    ASSERT_EQ(got[p].size(), static_cast<size_t>(G)) << "prompt " << p;
+    ASSERT_EQ(got[p].samples.size(), static_cast<size_t>(G)) << "prompt " << p;
     std::set<int64_t> samples;
-    for (const auto& c : got[p]) {
+    for (const auto& c : got[p].samples) {
       EXPECT_EQ(c.prompt_index, p);
       samples.insert(c.sample_index);
       EXPECT_EQ(c.tokens.size(), static_cast<size_t>(max_new));
@@ -76,7 +76,12 @@ void wait_until_busy(ClientOptions opt, const std::string& address) {
 
 TEST(RolloutE2E, KilledWorkerMidBatchLosesNoGroupAndUnauthenticatedCallsAreRefused) {
   JobConfig cfg = worker_config();
-  LocalWorkers workers(cfg, 2, "process", GRPO_EXE, 300);
+  cfg.rollout.auth_token_env = "GRPO_ROLLOUT_TOKEN";  // where the workers find their token
+  LocalWorkerOptions lo;
+  lo.num_workers = 2;
+  lo.exe = GRPO_EXE;
+  lo.config_yaml = cfg.to_yaml();
+  LocalWorkers workers(std::move(lo));
   ASSERT_EQ(workers.addresses().size(), 2u);
 
   // No token: refused by the worker itself.

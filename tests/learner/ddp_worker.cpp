@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/job_config.h"
 #include "core/metrics.h"
+#include "job/options.h"
 #include "learner/distributed.h"
 #include "learner/grpo_trainer.h"
 #include "models/causal_lm.h"
@@ -41,7 +42,7 @@ class Rows : public learner::PromptSource {
     learner::PromptItem p;
     p.row = row;
     p.text = "row " + std::to_string(row);
-    p.ids = {2 + row % 11, 3 + (row * 7) % 13, 5};
+    p.ids = rollout::share_ids({static_cast<int32_t>(2 + row % 11), static_cast<int32_t>(3 + (row * 7) % 13), 5});
     return p;
   }
 
@@ -55,14 +56,14 @@ class Sampler : public learner::CompletionSource {
  public:
   Sampler(models::CausalLM& m, uint64_t seed, int64_t max_len, double temp)
       : m_(m), seed_(seed), max_len_(max_len), temp_(temp) {}
-  std::vector<std::vector<learner::GeneratedCompletion>> generate(
-      const std::vector<learner::PromptItem>& prompts, int64_t g, int64_t step) override {
+  std::vector<rollout::Group> generate(const std::vector<learner::PromptItem>& prompts, int64_t g,
+                                       int64_t step) override {
     c10::NoGradGuard ng;
-    std::vector<std::vector<learner::GeneratedCompletion>> out;
+    std::vector<rollout::Group> out;
     for (const auto& p : prompts) {
       std::mt19937_64 rng(seed_ * 1000003ull + static_cast<uint64_t>(step) * 7919ull + static_cast<uint64_t>(p.row));
-      std::vector<learner::GeneratedCompletion> group(static_cast<size_t>(g));
-      std::vector<std::vector<int64_t>> seqs(static_cast<size_t>(g), p.ids);
+      std::vector<rollout::Completion> group(static_cast<size_t>(g));
+      std::vector<std::vector<int64_t>> seqs(static_cast<size_t>(g), std::vector<int64_t>(p.ids->begin(), p.ids->end()));
       std::vector<bool> done(static_cast<size_t>(g), false);
       for (int64_t t = 0; t < max_len_; ++t) {
         std::vector<int64_t> flat;
@@ -84,15 +85,18 @@ class Sampler : public learner::CompletionSource {
           seqs[static_cast<size_t>(j)].push_back(tok);
           auto& c = group[static_cast<size_t>(j)];
           if (!done[static_cast<size_t>(j)]) {
-            c.ids.push_back(tok);
-            c.logps.push_back(static_cast<float>(std::log(pp[tok])));
+            c.tokens.push_back(static_cast<int32_t>(tok));
+            c.logprobs.push_back(static_cast<float>(std::log(pp[tok])));
             if (tok == 1) done[static_cast<size_t>(j)] = true;  // token 1 ends an answer
           }
         }
         if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
       }
-      for (size_t j = 0; j < group.size(); ++j) group[j].truncated = !done[j];
-      out.push_back(std::move(group));
+      for (size_t j = 0; j < group.size(); ++j) {
+        group[j].sample_index = static_cast<int64_t>(j);
+        group[j].finish = done[j] ? rollout::FinishReason::kEos : rollout::FinishReason::kLength;
+      }
+      out.push_back({p.ids, std::move(group)});
     }
     return out;
   }
@@ -108,14 +112,14 @@ class Sampler : public learner::CompletionSource {
 class EvenTokens : public learner::CompletionScorer {
  public:
   std::vector<double> score(const std::vector<learner::PromptItem>&,
-                            const std::vector<std::vector<learner::GeneratedCompletion>>& groups,
+                            const std::vector<rollout::Group>& groups,
                             std::map<std::string, double>& metrics) override {
     std::vector<double> r;
     for (const auto& g : groups) {
-      for (const auto& c : g) {
+      for (const auto& c : g.samples) {
         double even = 0;
-        for (int64_t t : c.ids) even += (t % 2 == 0) ? 1 : 0;
-        r.push_back(c.ids.empty() ? 0.0 : std::round(4 * even / static_cast<double>(c.ids.size())) / 4);
+        for (int32_t t : c.tokens) even += (t % 2 == 0) ? 1 : 0;
+        r.push_back(c.tokens.empty() ? 0.0 : std::round(4 * even / static_cast<double>(c.tokens.size())) / 4);
       }
     }
     double s = 0;
@@ -157,7 +161,7 @@ int main(int argc, char** argv) {
     deps.scorer = &scorer;
     deps.dist = dist.get();
     deps.metrics = metrics.get();
-    auto res = learner::train_grpo(cfg, deps, stop_after);
+    auto res = learner::train_grpo(job::grpo_options(cfg), deps, stop_after);
     std::printf("rank %d: steps %lld -> %lld, checkpoint %s\n", dist->rank(),
                 static_cast<long long>(res.start_step), static_cast<long long>(res.steps_done),
                 res.last_checkpoint.c_str());

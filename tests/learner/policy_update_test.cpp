@@ -18,6 +18,7 @@
 #include "learner/optim.h"
 #include "learner/policy_update.h"
 #include "models/causal_lm.h"
+#include "test_batch.h"
 
 using namespace grpo;
 
@@ -31,14 +32,12 @@ nlohmann::json tiny_v3() {
           {"qk_rope_head_dim", 4}, {"qk_nope_head_dim", 4}, {"v_head_dim", 4},
           {"max_position_embeddings", 64}, {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
 }
-std::vector<learner::Completion> batch(int n, double adv_scale) {
-  std::vector<learner::Completion> cs;
+test::TestBatch batch(int n, double adv_scale) {
+  test::TestBatch cs;
   for (int i = 0; i < n; ++i) {
-    learner::Completion c;
-    c.prompt_ids = {1, 2 + i % 5, 3};
-    for (int j = 0; j <= i % 4; ++j) c.completion_ids.push_back(5 + (i * 3 + j) % 30);
-    c.advantage = adv_scale * ((i % 2) ? 1.0 : -1.0);
-    cs.push_back(c);
+    std::vector<int32_t> answer;
+    for (int j = 0; j <= i % 4; ++j) answer.push_back(5 + (i * 3 + j) % 30);
+    cs.add({1, 2 + i % 5, 3}, answer, adv_scale * ((i % 2) ? 1.0 : -1.0));
   }
   return cs;
 }
@@ -47,7 +46,7 @@ struct UpdateRun {
   learner::UpdateStats stats;
   std::vector<at::Tensor> weights;
 };
-UpdateRun run_update(const std::vector<learner::Completion>& cs, const learner::UpdateOptions& uo,
+UpdateRun run_update(const test::TestBatch& cs, const learner::UpdateOptions& uo,
                      const learner::OptimOptions& oo) {
   nlohmann::json cfg = {{"model_type", "qwen3"}, {"vocab_size", 40}, {"hidden_size", 16},
                         {"intermediate_size", 32}, {"num_hidden_layers", 1}, {"num_attention_heads", 2},
@@ -58,7 +57,7 @@ UpdateRun run_update(const std::vector<learner::Completion>& cs, const learner::
   learner::Optimizer opt(params, oo);
   auto dist = learner::Distributed::single();
   UpdateRun r;
-  r.stats = learner::update_policy(*m, nullptr, opt, *dist, cs, uo);
+  r.stats = learner::update_policy(*m, nullptr, opt, *dist, cs.view(), uo);
   for (auto& p : params) r.weights.push_back(p.detach().clone());
   return r;
 }
@@ -78,13 +77,10 @@ at::Tensor find(models::CausalLM& m, const std::string& name) {
 }  // namespace
 
 TEST(Pack, PlacesEachCompletionAfterItsPromptWithTheRightPredictingPositions) {
-  std::vector<learner::Completion> cs(2);
-  cs[0].prompt_ids = {7, 8};
-  cs[0].completion_ids = {9, 10, 11};
-  cs[1].prompt_ids = {1, 2, 3, 4};
-  cs[1].completion_ids = {5};
-  cs[1].truncated = true;
-  auto b = learner::pack(cs, 0, 2, "cpu", /*mask_truncated=*/true);
+  test::TestBatch cs;
+  cs.add({7, 8}, {9, 10, 11}, 0.0);
+  cs.add({1, 2, 3, 4}, {5}, 0.0, /*truncated=*/true);
+  auto b = learner::pack(cs.view(), 0, 2, "cpu", /*mask_truncated=*/true);
   ASSERT_EQ(b.input_ids.sizes(), (at::IntArrayRef{2, 5}));
   EXPECT_EQ(b.input_ids[0][4].item<int64_t>(), 11);
   EXPECT_EQ(b.attention_mask[1][4].item<int64_t>(), 1);
@@ -112,7 +108,7 @@ TEST(PolicyUpdate, MoeBiasMovesTowardsBalanceAndLoadIsReported) {
   uo.per_device_train_batch_size = 4;
   uo.gradient_accumulation_steps = 2;
   uo.moe_bias_update_rate = 0.01;
-  auto st = learner::update_policy(*m, nullptr, opt, *dist, batch(8, 1.0), uo);
+  auto st = learner::update_policy(*m, nullptr, opt, *dist, batch(8, 1.0).view(), uo);
   EXPECT_EQ(st.optimizer_steps, 1);
   ASSERT_TRUE(st.scalars.count("moe/load_max"));
   EXPECT_GE(st.scalars["moe/load_max"], 1.0);
@@ -140,18 +136,18 @@ TEST(PolicyUpdate, ZeroAdvantagesWithoutKlLeaveThePolicyUnchanged) {
   learner::UpdateOptions uo;
   uo.per_device_train_batch_size = 4;
   uo.num_iterations = 2;
-  auto st = learner::update_policy(*m, nullptr, opt, *dist, batch(4, 0.0), uo);
+  auto st = learner::update_policy(*m, nullptr, opt, *dist, batch(4, 0.0).view(), uo);
   EXPECT_EQ(st.optimizer_steps, 2);
   EXPECT_EQ(st.scalars["grad_norm"], 0.0);
   for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(params[i].equal(before[i]));
   // With signal, the same settings move the weights.
-  learner::update_policy(*m, nullptr, opt, *dist, batch(4, 1.0), uo);
+  learner::update_policy(*m, nullptr, opt, *dist, batch(4, 1.0).view(), uo);
   bool moved = false;
   for (size_t i = 0; i < params.size(); ++i) moved = moved || !params[i].equal(before[i]);
   EXPECT_TRUE(moved);
   // A batch that does not split into minibatches is refused with the numbers.
   try {
-    learner::update_policy(*m, nullptr, opt, *dist, batch(6, 1.0), uo);
+    learner::update_policy(*m, nullptr, opt, *dist, batch(6, 1.0).view(), uo);
     FAIL();
   } catch (const grpo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("per_device_train_batch_size=4"), std::string::npos) << e.what();
@@ -191,10 +187,10 @@ TEST(PolicyUpdate, SkippingZeroAdvantagesGivesTheSameUpdate) {
   int zeros = 0;
   for (int i = 0; i < 16; ++i) {
     if (i < 4 || i % 3 == 0) {
-      cs[static_cast<size_t>(i)].advantage = 0.0;
+      cs.advantages[static_cast<size_t>(i)] = 0.0;
       ++zeros;
     } else {
-      cs[static_cast<size_t>(i)].advantage *= 0.5 + 0.1 * i;  // unequal weights
+      cs.advantages[static_cast<size_t>(i)] *= 0.5 + 0.1 * i;  // unequal weights
     }
   }
   for (const char* loss : {"grpo", "dr_grpo", "dapo"}) {
@@ -258,27 +254,27 @@ TEST(PromptSampler, RanksTakeDisjointSlicesAndEpochsCoverEveryRow) {
 }
 
 TEST(Validation, ClashingSettingsAreListedWithTheirNumbers) {
-  JobConfig cfg;
-  cfg.trainer.prompts_per_step = 6;
-  cfg.rollout.num_generations = 4;
-  cfg.trainer.per_device_train_batch_size = 5;
-  cfg.trainer.delta = 1.1;
+  learner::GrpoOptions o;
+  o.prompts_per_step = 6;
+  o.group_size = 4;
+  o.update.per_device_train_batch_size = 5;
+  o.update.loss.delta = 1.1;
   try {
-    learner::validate_training(cfg, 4);
+    learner::validate_training(o, 4);
     FAIL();
   } catch (const grpo::ConfigError& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("prompts_per_step=6 is not divisible by the 4 learner ranks"), std::string::npos) << m;
     EXPECT_NE(m.find("delta=1.1"), std::string::npos) << m;
   }
-  cfg.trainer.delta = 0;
+  o.update.loss.delta = 0;
   try {
-    learner::validate_training(cfg, 2);
+    learner::validate_training(o, 2);
     FAIL();
   } catch (const grpo::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("= 12 completions, not a multiple of trainer.per_device_train_batch_size=5"),
               std::string::npos) << e.what();
   }
-  cfg.trainer.per_device_train_batch_size = 4;
-  EXPECT_NO_THROW(learner::validate_training(cfg, 2));
+  o.update.per_device_train_batch_size = 4;
+  EXPECT_NO_THROW(learner::validate_training(o, 2));
 }

@@ -18,6 +18,7 @@
 #include "core/fs.h"
 #include "learner/loss.h"
 #include "learner/policy_update.h"
+#include "test_batch.h"
 #include "models/causal_lm.h"
 #include "models/safetensors.h"
 
@@ -37,17 +38,16 @@ Fixture load() {
   grpo::models::SafetensorsFile in(kDir + "/inputs.safetensors");
   at::Tensor prompt = in.get("prompt_ids"), comp = in.get("completion_ids"),
              mask = in.get("completion_mask"), adv = in.get("advantages");
-  std::vector<grpo::learner::Completion> cs;
+  grpo::test::TestBatch cs;
   for (int64_t i = 0; i < prompt.size(0); ++i) {
-    grpo::learner::Completion c;
-    for (int64_t j = 0; j < prompt.size(1); ++j) c.prompt_ids.push_back(prompt[i][j].item<int64_t>());
+    std::vector<int32_t> p, c;
+    for (int64_t j = 0; j < prompt.size(1); ++j) p.push_back(prompt[i][j].item<int32_t>());
     for (int64_t j = 0; j < comp.size(1); ++j) {
-      if (mask[i][j].item<int64_t>()) c.completion_ids.push_back(comp[i][j].item<int64_t>());
+      if (mask[i][j].item<int64_t>()) c.push_back(comp[i][j].item<int32_t>());
     }
-    c.advantage = adv[i].item<double>();
-    cs.push_back(c);
+    cs.add(p, c, adv[i].item<double>());
   }
-  f.batch = grpo::learner::pack(cs, 0, cs.size(), "cpu", false);
+  f.batch = grpo::learner::pack(cs.view(), 0, cs.size(), "cpu", false);
   f.old_lp = in.get("old_logps").clone();
   f.ref_lp = in.get("ref_logps").clone();
   f.trl_cur = in.get("current_logps").clone();

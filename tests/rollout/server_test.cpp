@@ -72,14 +72,15 @@ std::vector<Completion> local_run(int n, int64_t G, const SamplingParams& sp) {
   return e.generate(groups);
 }
 
-void expect_matches_local(const std::vector<std::vector<Completion>>& got, int n, int64_t G,
+void expect_matches_local(const std::vector<Group>& got, int n, int64_t G,
                           const SamplingParams& sp) {
   auto want = local_run(n, G, sp);
   ASSERT_EQ(got.size(), static_cast<size_t>(n));
   for (int p = 0; p < n; ++p) {
-    ASSERT_EQ(got[p].size(), static_cast<size_t>(G)) << "prompt " << p;
+    ASSERT_EQ(got[p].samples.size(), static_cast<size_t>(G)) << "prompt " << p;
+    EXPECT_EQ(*got[p].prompt, prompts(n)[p]) << "each group holds its own prompt";
     for (int64_t g = 0; g < G; ++g) {
-      const auto& a = got[p][g];
+      const auto& a = got[p].samples[g];
       const auto& b = want[p * G + g];
       EXPECT_EQ(a.prompt_index, p);
       EXPECT_EQ(a.sample_index, g);
@@ -186,7 +187,7 @@ TEST(RolloutWorker, WeightsLoadAtomicallyAndStaleVersionsAreRefused) {
   EXPECT_FLOAT_EQ(a.model->lm_head_weight()[7][2].item<float>(), 0.5f);
   // Completions carry the version that produced them; a request for another is refused.
   auto got = c.generate(prompts(2), 2, sampling(), 3);
-  EXPECT_EQ(got[1][1].policy_version, 3u);
+  EXPECT_EQ(got[1].samples[1].policy_version, 3u);
   try {
     c.generate(prompts(1), 1, sampling(), 2);
     FAIL();
@@ -267,9 +268,9 @@ TEST(RolloutWorker, PushedWeightsOfARealModelServeTheNextRequest) {
   Engine local(*trained, {.max_batch_seqs = 4});
   auto shared = std::make_shared<SamplingParams>(sp);
   auto want = local.generate({{ps[0], 0, 1, shared}, {ps[1], 1, 1, shared}});
-  EXPECT_EQ(got[0][0].tokens, want[0].tokens);
-  EXPECT_EQ(got[1][0].tokens, want[1].tokens);
-  EXPECT_EQ(got[0][0].policy_version, 1u);
+  EXPECT_EQ(got[0].samples[0].tokens, want[0].tokens);
+  EXPECT_EQ(got[1].samples[0].tokens, want[1].tokens);
+  EXPECT_EQ(got[0].samples[0].policy_version, 1u);
   auto old = models::build_model(cfg, 1);
   Engine before(*old, {.max_batch_seqs = 4});
   auto was = before.generate({{ps[0], 0, 1, shared}, {ps[1], 1, 1, shared}});
