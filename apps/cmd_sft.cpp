@@ -13,7 +13,7 @@
 #include "learner/distributed.h"
 #include "learner/sft_trainer.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::cmd {
 namespace {
@@ -25,7 +25,7 @@ void run_sft(const cli::JobArgs& args) {
   std::string device = learner::rank_device(learner::resolve_device(cfg.run.device), env.local_rank, env.world_size);
   cfg.run.device = device;
   auto dist = env.world_size > 1 ? learner::Distributed::create(env, device) : learner::Distributed::single();
-  Tokenizer tok = Tokenizer::from_file(learner::tokenizer_path_of(cfg));
+  tok::Tokenizer tok = tok::Tokenizer::from_file(learner::tokenizer_path_of(cfg));
   auto model = learner::make_policy(cfg, tok.vocab_size());
   std::unique_ptr<Metrics> metrics;
   if (dist->is_main()) {

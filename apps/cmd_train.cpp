@@ -21,16 +21,16 @@
 #include "learner/grpo_trainer.h"
 #include "learner/sft_trainer.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
 #include "rewards/reward.h"
 #include "rollout/client.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::cmd {
 namespace {
 
 class TaskRows : public learner::PromptSource {
  public:
-  TaskRows(data::Dataset ds, data::PromptTemplate tmpl, const Tokenizer& tok, int64_t max_len)
+  TaskRows(data::Dataset ds, data::PromptTemplate tmpl, const tok::Tokenizer& tok, int64_t max_len)
       : ds_(std::move(ds)), tmpl_(std::move(tmpl)), tok_(tok), max_len_(max_len) {}
   int64_t size() const override { return static_cast<int64_t>(ds_.size()); }
   learner::PromptItem get(int64_t row) const override {
@@ -50,14 +50,14 @@ class TaskRows : public learner::PromptSource {
  private:
   data::Dataset ds_;
   data::PromptTemplate tmpl_;
-  const Tokenizer& tok_;
+  const tok::Tokenizer& tok_;
   int64_t max_len_;
 };
 
 // Completions from rollout workers; pushes each new policy version to them.
 class WorkerRollout : public learner::CompletionSource {
  public:
-  WorkerRollout(const JobConfig& cfg, const Tokenizer& tok, std::vector<std::string> addresses,
+  WorkerRollout(const JobConfig& cfg, const tok::Tokenizer& tok, std::vector<std::string> addresses,
                 bool owns_workers, int rank)
       : cfg_(cfg), tok_(tok), owns_(owns_workers), rank_(rank),
         client_(rollout::client_options_from(cfg, std::move(addresses))) {}
@@ -105,7 +105,7 @@ class WorkerRollout : public learner::CompletionSource {
 
  private:
   const JobConfig& cfg_;
-  const Tokenizer& tok_;
+  const tok::Tokenizer& tok_;
   bool owns_;
   int rank_;
   rollout::RolloutClient client_;
@@ -157,7 +157,7 @@ void run_train(const cli::JobArgs& args, const std::optional<std::string>& resum
     }
   }
 
-  Tokenizer tok = Tokenizer::from_file(learner::tokenizer_path_of(cfg));
+  tok::Tokenizer tok = tok::Tokenizer::from_file(learner::tokenizer_path_of(cfg));
   auto task = data::parse_task(cfg.data.task);
   data::TemplateOptions to;
   to.name = cfg.data.template_name;

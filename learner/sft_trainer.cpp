@@ -24,7 +24,7 @@
 #include "learner/optim.h"
 #include "models/causal_lm.h"
 #include "models/model_args.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::learner {
 
@@ -124,7 +124,7 @@ std::string tokenizer_path_of(const JobConfig& cfg) {
   return cfg.model.path;
 }
 
-SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const Tokenizer& tok,
+SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const tok::Tokenizer& tok,
                     Distributed& dist, Metrics* metrics) {
   const auto& s = cfg.sft;
   GRPO_ENSURE(!s.train_file.empty(), "sft.train_file is empty: set it to a JSONL file of "
@@ -230,7 +230,7 @@ std::string run_sft_stage(JobConfig& cfg, Distributed& dist) {
   JobConfig sft_cfg = cfg;
   const std::filesystem::path root(cfg.run.output_dir);
   sft_cfg.run.output_dir = (root / "sft").string();
-  Tokenizer tok = Tokenizer::from_file(tokenizer_path_of(cfg));
+  tok::Tokenizer tok = tok::Tokenizer::from_file(tokenizer_path_of(cfg));
   auto model = make_policy(sft_cfg, tok.vocab_size());
   std::unique_ptr<Metrics> metrics;
   if (dist.is_main()) {

@@ -21,8 +21,10 @@
 
 namespace grpo {
 class Metrics;
-class Tokenizer;
 }  // namespace grpo
+namespace grpo::tok {
+class Tokenizer;
+}
 namespace grpo::models {
 class CausalLM;
 }
@@ -67,7 +69,7 @@ struct SftResult {
 // gradient clipping from trainer.*), logging to `metrics` (may be null) on rank 0 and
 // writing <run.output_dir>/final. Collective over `dist`. Throws grpo::Error on bad data
 // or settings.
-SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const Tokenizer& tok,
+SftResult train_sft(JobConfig& cfg, models::CausalLM& model, const tok::Tokenizer& tok,
                     Distributed& dist, Metrics* metrics);
 
 // Writes grpo.json (task, prompt template, generation settings from cfg) and copies the

@@ -24,8 +24,8 @@
 #include "core/log.h"
 #include "kernels/ops.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
 #include "proto/rollout.grpc.pb.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::rollout {
 
@@ -415,7 +415,7 @@ std::unique_ptr<WorkerServer> make_worker(const JobConfig& cfg, const std::strin
   o.model_name = name;
   std::string tok_path = !cfg.tokenizer.path.empty() ? cfg.tokenizer.path : cfg.model.path;
   if (!tok_path.empty()) {
-    auto tok = std::make_shared<Tokenizer>(Tokenizer::from_file(tok_path));
+    auto tok = std::make_shared<tok::Tokenizer>(tok::Tokenizer::from_file(tok_path));
     // Ids the tokenizer lacks (a model vocabulary padded past it) decode to nothing.
     const int32_t tv = tok->vocab_size();
     o.decode = [tok, tv](std::span<const int32_t> ids) {
