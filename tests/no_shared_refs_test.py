@@ -18,7 +18,7 @@ PATTERNS = [
     (".." + "/" + _SH).encode(),                  # a relative path to it
     ("/work/" + _SH).encode(),                    # the absolute path on CI machines
     ("GRPO_" + _SH.upper() + "_DIR").encode(),    # the old CMake/C++ define
-    ('"..", "' + _SH + '"').encode(),             # os.path.join(..., "..", "shared", ...)
+    ('"..", "' + _SH + '"').encode(),             # the same as os.path.join() arguments
 ]
 SKIP_DIRS = {".git", "runs", "__pycache__"}
 
