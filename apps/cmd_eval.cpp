@@ -29,7 +29,7 @@ void run_eval(const EvalArgs& a) {
   data::TemplateOptions topt = meta.prompt_template;
   if (!a.template_name.empty()) topt.name = a.template_name;
   if (!a.prompt_template.empty()) topt.text = a.prompt_template;
-  Tokenizer tok = Tokenizer::from_file(a.tokenizer.empty() ? a.checkpoint : a.tokenizer);
+  tok::Tokenizer tok = tok::Tokenizer::from_file(a.tokenizer.empty() ? a.checkpoint : a.tokenizer);
   data::Task t = data::parse_task(task);
   data::PromptTemplate tmpl(topt, t, &tok);
   learner::EvalOptions o;

@@ -6,8 +6,8 @@
 #include "apps/cli.h"
 #include "core/error.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
 #include "rollout/engine.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::cmd {
 namespace {
@@ -36,7 +36,7 @@ void register_generate(CLI::App& app) {
   sub->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "parameter dtype (default: the checkpoint's)");
   sub->callback([a] {
-    auto tok = Tokenizer::from_file(a->tokenizer.empty() ? a->checkpoint : a->tokenizer);
+    auto tok = tok::Tokenizer::from_file(a->tokenizer.empty() ? a->checkpoint : a->tokenizer);
     auto model = models::load_model(a->checkpoint, a->dtype, a->device);
     auto sp = std::make_shared<rollout::SamplingParams>();
     sp->temperature = a->temperature;

@@ -8,7 +8,7 @@
 
 #include "apps/cli.h"
 #include "core/error.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::cmd {
 namespace {
@@ -21,7 +21,7 @@ struct TokenizeArgs {
 };
 
 void run_tokenize(const TokenizeArgs& a) {
-  const Tokenizer tok = Tokenizer::from_file(a.tokenizer);
+  const tok::Tokenizer tok = tok::Tokenizer::from_file(a.tokenizer);
   std::ios::sync_with_stdio(false);
   std::string line, out;
   size_t n = 0, bad = 0, first_bad = 0;

@@ -12,7 +12,7 @@
 #include "apps/cli.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::cmd {
 namespace {
@@ -44,13 +44,13 @@ void run_train_tokenizer(const TrainTokenizerArgs& a) {
   check_special("eos-token", a.eos_token);
   check_special("pad-token", a.pad_token);
 
-  BpeTrainOptions o;
+  tok::BpeTrainOptions o;
   o.vocab_size = a.vocab_size;
   o.min_frequency = a.min_frequency;
   o.special_tokens = a.special_tokens;
   o.show_progress = true;
   o.split_digits = a.split_digits;
-  const std::string json = train_bpe(texts, o);
+  const std::string json = tok::train_bpe(texts, o);
 
   // Defaults: <|endoftext|> (when given) ends and pads sequences, as in GPT-2 and Qwen.
   std::string eos = a.eos_token, pad = a.pad_token;
@@ -75,7 +75,7 @@ void run_train_tokenizer(const TrainTokenizerArgs& a) {
   fs::write_atomic(tok_path, json);
   fs::write_atomic(cfg_path, cfg.dump(2) + "\n");
 
-  const Tokenizer tok = Tokenizer::from_file(a.output);  // proves the file loads
+  const tok::Tokenizer tok = tok::Tokenizer::from_file(a.output);  // proves the file loads
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "train-tokenizer: " << a.files.size() << " file(s), " << bytes << " bytes -> "
             << tok.vocab_size() << " tokens (" << a.special_tokens.size() << " special) in " << s

@@ -1,5 +1,5 @@
 // bench/tokenizer_bench.cpp: load time and single-thread encode/decode throughput of
-// grpo::Tokenizer on a JSON-lines corpus ({"text": ...} per line). Prints one JSON object
+// grpo::tok::Tokenizer on a JSON-lines corpus ({"text": ...} per line). Prints one JSON object
 // (bench/tokenizer_bench.py runs this and HF `tokenizers` on the same corpus and prints
 // the ratio). Times are process CPU seconds (single thread), load also as wall time.
 // Usage: tokenizer_bench TOKENIZER CORPUS.jsonl [REPEATS]
@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 // Process CPU time: on a shared, oversubscribed machine wall time mostly measures the
@@ -34,10 +34,10 @@ int train_main(int argc, char** argv) {
   }
   try {
     const std::vector<std::string> texts = {grpo::fs::read_file(argv[2])};
-    grpo::BpeTrainOptions o;
+    grpo::tok::BpeTrainOptions o;
     o.vocab_size = std::atoi(argv[3]);
     const double t0 = now_s();
-    const std::string json = grpo::train_bpe(texts, o);
+    const std::string json = grpo::tok::train_bpe(texts, o);
     const double train_s = now_s() - t0;
     grpo::fs::write_atomic(argv[4], json);
     nlohmann::json r = {{"impl", "grpo"}, {"bytes", texts[0].size()}, {"train_s", train_s}};
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       }
     }
     const double t0 = now_s(), w0 = wall_s();
-    const grpo::Tokenizer tok = grpo::Tokenizer::from_file(argv[1]);
+    const grpo::tok::Tokenizer tok = grpo::tok::Tokenizer::from_file(argv[1]);
     const double load_s = now_s() - t0, load_wall_s = wall_s() - w0;
 
     // First pass: the pre-token cache starts empty. Later passes: warm cache (best of).

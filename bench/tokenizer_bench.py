@@ -25,13 +25,13 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 from tokenizers import Tokenizer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(ROOT, "..", "shared", "data", "tokenizers")
+REAL = os.path.join(ROOT, "tests", "fixtures", "tokenizers")  # real tokenizers + golden rows
 
 
 def build_corpus(path, mb):
     docs = []
     for name in ("deepseek_v3", "qwen3"):
-        with open(os.path.join(SHARED, "golden", name + ".jsonl"), encoding="utf-8") as f:
+        with open(os.path.join(REAL, "golden", name + ".jsonl"), encoding="utf-8") as f:
             docs += [json.loads(l)["text"] for l in f if l.strip()]
     size = sum(len(d.encode()) for d in docs)
     for p in sorted(glob.glob("/usr/lib/python3*/**/*.py", recursive=True)):
@@ -114,7 +114,7 @@ def main():
     ap.add_argument("--train-vocab", type=int, default=8000,
                     help="also time BPE training to this size (0: skip)")
     a = ap.parse_args()
-    dirs = a.tokenizer or [os.path.join(SHARED, n) for n in ("deepseek_v3", "qwen3")]
+    dirs = a.tokenizer or [os.path.join(REAL, n) for n in ("deepseek_v3", "qwen3")]
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus.jsonl")
         docs, size = build_corpus(corpus, a.mb)

@@ -4,7 +4,7 @@ if(GRPO_CCACHE)
   set(CMAKE_C_COMPILER_LAUNCHER ${GRPO_CCACHE})
   set(CMAKE_CXX_COMPILER_LAUNCHER ${GRPO_CCACHE})
   set(CMAKE_CUDA_COMPILER_LAUNCHER ${GRPO_CCACHE})
-  # Precompiled headers and ccache: see ../shared/STYLE.md.
+  # Precompiled headers and ccache: see docs/style.md.
   set(ENV{CCACHE_SLOPPINESS} "pch_defines,time_macros,include_file_mtime,include_file_ctime")
 endif()
 

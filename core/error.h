@@ -1,4 +1,4 @@
-// core/error.h: the three tiers of failure used across grpo (see ../shared/STYLE.md).
+// core/error.h: the three tiers of failure used across grpo (see docs/style.md).
 //  - GRPO_CHECK(cond, msg...): an invariant; aborts with file:line. For bugs, not input.
 //  - grpo::Error: an expected failure (bad file, bad config, lost peer) with a message
 //    that names what and where; the CLI turns it into a non-zero exit with that message.

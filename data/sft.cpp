@@ -4,12 +4,12 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::data {
 
 std::vector<SftExample> load_sft_examples(const std::string& path, const PromptTemplate& tmpl,
-                                          const Tokenizer& tok, ChatFormat chat) {
+                                          const tok::Tokenizer& tok, ChatFormat chat) {
   std::ifstream in(path);
   GRPO_ENSURE(in.good(), "cannot open SFT file '", path, "'");
   std::vector<SftExample> out;

@@ -15,7 +15,7 @@
 #include "data/dataset.h"
 #include "data/template.h"
 
-namespace grpo {
+namespace grpo::tok {
 class Tokenizer;
 }
 
@@ -33,7 +33,7 @@ struct SftExample {
 // of a prompt/completion row gets tmpl.completion_suffix() and then the tokenizer's EOS
 // (when it has one). Throws grpo::Error naming path:line for a bad row.
 std::vector<SftExample> load_sft_examples(const std::string& path, const PromptTemplate& tmpl,
-                                          const Tokenizer& tok, ChatFormat chat);
+                                          const tok::Tokenizer& tok, ChatFormat chat);
 
 // One packed (or single-example) sequence; all vectors have the same length.
 struct PackedSeq {

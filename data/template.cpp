@@ -3,7 +3,7 @@
 #include "data/template.h"
 
 #include "core/error.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::data {
 
@@ -82,7 +82,7 @@ ChatFormat parse_chat_format(const std::string& name) {
   throw Error(str("unknown chat_format '", name, "' (expected chatml or deepseek)"));
 }
 
-ChatFormat detect_chat_format(const Tokenizer& tok) {
+ChatFormat detect_chat_format(const tok::Tokenizer& tok) {
   if (tok.token_to_id("<|im_start|>")) return ChatFormat::kChatML;
   if (tok.token_to_id("<｜User｜>")) return ChatFormat::kDeepSeek;
   throw Error(str("tokenizer '", tok.origin(),
@@ -145,7 +145,7 @@ TemplateOptions TemplateOptions::from_json(const Json& j) {
   return o;
 }
 
-PromptTemplate::PromptTemplate(const TemplateOptions& options, Task task, const Tokenizer* tok)
+PromptTemplate::PromptTemplate(const TemplateOptions& options, Task task, const tok::Tokenizer* tok)
     : options_(options), task_(task) {
   const std::string& n = options_.name;
   if (n == "custom") {

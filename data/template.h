@@ -22,7 +22,7 @@
 
 #include "data/dataset.h"
 
-namespace grpo {
+namespace grpo::tok {
 class Tokenizer;
 }
 
@@ -37,7 +37,7 @@ enum class ChatFormat { kChatML, kDeepSeek };
 ChatFormat parse_chat_format(const std::string& name);
 // Picks the format from the tokenizer's special tokens ("<|im_start|>" -> ChatML,
 // "<｜User｜>" -> DeepSeek). Throws grpo::Error naming the tokenizer when neither is present.
-ChatFormat detect_chat_format(const Tokenizer& tok);
+ChatFormat detect_chat_format(const tok::Tokenizer& tok);
 
 struct ChatMessage {
   std::string role;  // system | user | assistant
@@ -74,7 +74,7 @@ class PromptTemplate {
   // `tok` is needed only for chat with no chat_format (may be null otherwise). Throws
   // grpo::Error for an unknown name, a custom template without text, or a chat template
   // whose format cannot be determined.
-  PromptTemplate(const TemplateOptions& options, Task task, const Tokenizer* tok = nullptr);
+  PromptTemplate(const TemplateOptions& options, Task task, const tok::Tokenizer* tok = nullptr);
 
   // The prompt for `row`. Throws grpo::Error for a missing field.
   std::string render(const Json& row) const;

@@ -13,7 +13,7 @@
 #include "learner/distributed.h"
 #include "learner/sft_trainer.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "rollout/client.h"
 #include "rollout/server.h"
 
@@ -69,7 +69,7 @@ std::string model_name(const JobConfig& cfg) {
 
 // Stop-string decoding and EOS from the job's tokenizer. Ids the tokenizer lacks (a model
 // vocabulary padded past it) decode to nothing.
-void add_tokenizer(rollout::WorkerOptions& o, std::shared_ptr<const Tokenizer> tok) {
+void add_tokenizer(rollout::WorkerOptions& o, std::shared_ptr<const tok::Tokenizer> tok) {
   const int32_t tv = tok->vocab_size();
   o.decode = [tok, tv](std::span<const int32_t> ids) {
     std::vector<int32_t> known;
@@ -87,9 +87,9 @@ std::unique_ptr<rollout::WorkerServer> make_worker(const JobConfig& cfg, const s
   rollout::WorkerOptions o = worker_options(cfg, listen);
   if (!token.empty()) o.auth_token = token;
   o.model_name = model_name(cfg);
-  std::shared_ptr<const Tokenizer> tok;
+  std::shared_ptr<const tok::Tokenizer> tok;
   if (!cfg.tokenizer.path.empty() || !cfg.model.path.empty()) {
-    tok = std::make_shared<const Tokenizer>(Tokenizer::from_file(tokenizer_path_of(cfg)));
+    tok = std::make_shared<const tok::Tokenizer>(tok::Tokenizer::from_file(tokenizer_path_of(cfg)));
     add_tokenizer(o, tok);
   }
   GRPO_ENSURE(!cfg.model.arch.empty() || !cfg.model.path.empty(),
@@ -115,7 +115,7 @@ std::unique_ptr<rollout::LocalWorkers> start_local_workers(const JobConfig& cfg)
   return std::make_unique<rollout::LocalWorkers>(std::move(o));
 }
 
-std::vector<data::SftExample> load_sft_examples(const JobConfig& cfg, const Tokenizer& tok) {
+std::vector<data::SftExample> load_sft_examples(const JobConfig& cfg, const tok::Tokenizer& tok) {
   GRPO_ENSURE(!cfg.sft.train_file.empty(), "sft.train_file is empty: set it to a JSONL file of "
                                            "{prompt, completion} or {messages} rows");
   data::Task task = data::parse_task(cfg.data.task);
@@ -137,7 +137,7 @@ std::string run_sft_stage(JobConfig& cfg, learner::Distributed& dist, bool resum
   if (!resuming) {
     JobConfig sft_cfg = cfg;
     sft_cfg.run.output_dir = root + "/sft";
-    Tokenizer tok = Tokenizer::from_file(tokenizer_path_of(cfg));
+    tok::Tokenizer tok = tok::Tokenizer::from_file(tokenizer_path_of(cfg));
     auto model = make_policy(sft_cfg, tok.vocab_size());
     std::unique_ptr<Metrics> metrics;
     if (dist.is_main()) {

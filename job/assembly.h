@@ -11,7 +11,7 @@
 #include "core/job_config.h"
 #include "data/sft.h"
 
-namespace grpo {
+namespace grpo::tok {
 class Tokenizer;
 }
 namespace grpo::models {
@@ -60,7 +60,7 @@ std::unique_ptr<rollout::LocalWorkers> start_local_workers(const JobConfig& cfg)
 
 // The SFT rows of sft.train_file, rendered with the job's template and tokenised (chat
 // format from data.template or the tokenizer). Throws grpo::Error naming the file/row.
-std::vector<data::SftExample> load_sft_examples(const JobConfig& cfg, const Tokenizer& tok);
+std::vector<data::SftExample> load_sft_examples(const JobConfig& cfg, const tok::Tokenizer& tok);
 
 // The pipeline's first stage for `grpo train`: when sft.enabled, runs SFT with this config
 // into <run.output_dir>/sft (metrics there too), then points cfg.model.path at

@@ -19,7 +19,7 @@
 #include "learner/eval.h"
 #include "learner/grpo_trainer.h"
 #include "models/causal_lm.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "rewards/reward.h"
 #include "rollout/client.h"
 
@@ -29,7 +29,7 @@ namespace {
 // Task rows rendered by the template and tokenised (kept from the end when too long).
 class TaskRows : public learner::PromptSource {
  public:
-  TaskRows(data::Dataset ds, data::PromptTemplate tmpl, const Tokenizer& tok, int64_t max_len)
+  TaskRows(data::Dataset ds, data::PromptTemplate tmpl, const tok::Tokenizer& tok, int64_t max_len)
       : ds_(std::move(ds)), tmpl_(std::move(tmpl)), tok_(tok), max_len_(max_len) {}
   int64_t size() const override { return static_cast<int64_t>(ds_.size()); }
   learner::PromptItem get(int64_t row) const override {
@@ -49,7 +49,7 @@ class TaskRows : public learner::PromptSource {
  private:
   data::Dataset ds_;
   data::PromptTemplate tmpl_;
-  const Tokenizer& tok_;
+  const tok::Tokenizer& tok_;
   int64_t max_len_;
 };
 
@@ -68,7 +68,7 @@ uint64_t step_seed(int64_t seed, int64_t step, int rank) {
 // resumed step's version after --resume.
 class WorkerRollout : public learner::CompletionSource {
  public:
-  WorkerRollout(const JobConfig& cfg, const Tokenizer& tok, rollout::ClientOptions client,
+  WorkerRollout(const JobConfig& cfg, const tok::Tokenizer& tok, rollout::ClientOptions client,
                 bool owns_workers, learner::Distributed& dist, models::CausalLM& policy)
       : tok_(tok), owns_(owns_workers), dist_(dist), policy_(policy),
         seed_(cfg.run.seed), sampling_(sampling_params(cfg, tok.eos_id())),
@@ -105,7 +105,7 @@ class WorkerRollout : public learner::CompletionSource {
   }
 
  private:
-  const Tokenizer& tok_;
+  const tok::Tokenizer& tok_;
   bool owns_;
   learner::Distributed& dist_;
   models::CausalLM& policy_;
@@ -161,7 +161,7 @@ GrpoJobResult run_grpo_job(JobConfig cfg) {
   auto dist = start_ranks(cfg);
   run_sft_stage(cfg, *dist, /*resuming=*/!cfg.trainer.resume.empty());
 
-  Tokenizer tok = Tokenizer::from_file(tokenizer_path_of(cfg));
+  tok::Tokenizer tok = tok::Tokenizer::from_file(tokenizer_path_of(cfg));
   auto task = data::parse_task(cfg.data.task);
   data::PromptTemplate tmpl(template_options(cfg), task, &tok);
   TaskRows rows(data::Dataset::load(cfg.data.train_file, task), tmpl, tok, cfg.data.max_prompt_length);
@@ -218,7 +218,7 @@ GrpoJobResult run_grpo_job(JobConfig cfg) {
 
 learner::SftResult run_sft_job(JobConfig cfg) {
   auto dist = start_ranks(cfg);
-  Tokenizer tok = Tokenizer::from_file(tokenizer_path_of(cfg));
+  tok::Tokenizer tok = tok::Tokenizer::from_file(tokenizer_path_of(cfg));
   auto model = make_policy(cfg, tok.vocab_size());
   std::unique_ptr<Metrics> metrics;
   if (dist->is_main()) {

@@ -46,7 +46,7 @@ std::map<std::string, double> EvalResult::metrics() const {
 
 struct Evaluator::Impl {
   data::Dataset data;
-  Tokenizer tok;
+  tok::Tokenizer tok;
   data::PromptTemplate tmpl;
   EvalOptions opt;
   std::unique_ptr<rewards::Reward> format, correct;
@@ -54,7 +54,8 @@ struct Evaluator::Impl {
   std::vector<std::string> prompt_text;
 };
 
-Evaluator::Evaluator(data::Dataset data, Tokenizer tok, data::PromptTemplate tmpl, EvalOptions options)
+Evaluator::Evaluator(data::Dataset data, tok::Tokenizer tok, data::PromptTemplate tmpl,
+                     EvalOptions options)
     : impl_(new Impl{std::move(data), std::move(tok), std::move(tmpl), std::move(options), nullptr, nullptr, {}, {}}) {
   auto& I = *impl_;
   GRPO_ENSURE(I.opt.samples >= 1, "eval: samples must be >= 1, got ", I.opt.samples);
@@ -83,7 +84,7 @@ EvalResult Evaluator::run(models::CausalLM& model) {
   model.module().eval();
   rollout::EngineOptions eo;
   eo.max_batch_seqs = I.opt.max_batch_seqs;
-  const Tokenizer& tok = I.tok;
+  const tok::Tokenizer& tok = I.tok;
   eo.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, false); };
   rollout::Engine engine(model, eo);
   auto params = std::make_shared<rollout::SamplingParams>();

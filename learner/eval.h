@@ -17,7 +17,7 @@
 
 #include "data/dataset.h"
 #include "data/template.h"
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace grpo::models {
 class CausalLM;
@@ -62,7 +62,7 @@ class Evaluator {
  public:
   // The template's text decides the format reward's think_in_prompt (a prompt ending in
   // "<think>"). Throws grpo::Error for bad options.
-  Evaluator(data::Dataset data, Tokenizer tok, data::PromptTemplate tmpl, EvalOptions options);
+  Evaluator(data::Dataset data, tok::Tokenizer tok, data::PromptTemplate tmpl, EvalOptions options);
   ~Evaluator();
   // Generates and scores. Gradients are off inside. Throws grpo::Error on a failed
   // generation (e.g. a prompt with ids outside the model's vocabulary).

@@ -18,7 +18,7 @@ import sys
 from tokenizers import Tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.path.join(ROOT, "..", "shared", "data", "tokenizers")
+REAL = os.path.join(ROOT, "tests", "fixtures", "tokenizers")  # real tokenizers + golden rows
 
 
 def run(args, stdin=""):
@@ -64,9 +64,9 @@ def main():
     want = [hf.encode(t, add_special_tokens=False).ids for t in texts]
     check(got == want, "trained tokenizer: grpo and HF ids differ")
 
-    golden = [json.loads(l) for l in open(os.path.join(SHARED, "golden", "qwen3.jsonl"),
+    golden = [json.loads(l) for l in open(os.path.join(REAL, "golden", "qwen3.jsonl"),
                                          encoding="utf-8") if l.strip()]
-    r = run([grpo, "tokenize", "--tokenizer", os.path.join(SHARED, "qwen3")],
+    r = run([grpo, "tokenize", "--tokenizer", os.path.join(REAL, "qwen3")],
             "".join(json.dumps({"text": g["text"]}) + "\n" for g in golden))
     check(r.returncode == 0, f"tokenize qwen3 exit {r.returncode}: {r.stderr[:500]}")
     got = [json.loads(l)["ids"] for l in r.stdout.splitlines()]

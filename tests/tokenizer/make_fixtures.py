@@ -8,7 +8,7 @@ NFKC, ByteLevel add_prefix_space, TemplateProcessing, legacy "a b" merges). For 
 write fixtures/<name>.json and append rows {"fixture", "text", "add_special_tokens", "ids",
 "decoded", "decoded_skip"} to fixtures/cases.jsonl. fixtures/real_tricky.jsonl holds HF's
 ids for random strings of awkward characters with the two real tokenizers in
-../shared/data/tokenizers.
+tests/fixtures/tokenizers.
 
 Run from the repository root: /opt/grpo/venv/bin/python tests/tokenizer/make_fixtures.py
 """
@@ -21,8 +21,8 @@ from tokenizers import pre_tokenizers as pre
 from tokenizers import processors, trainers
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
-                      "data", "tokenizers")
+REAL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures",
+                    "tokenizers")
 
 CORPUS = [
     "the-final--countdown is the final countdown",
@@ -120,7 +120,7 @@ def real_tricky(n=400):
               "supercalifragilisticexpialidocious" * 3, "数学" * 30, "😀" * 12, "\t " * 40 + "z"]
     rows = []
     for name in ("deepseek_v3", "qwen3"):
-        tok = Tokenizer.from_file(os.path.join(SHARED, name, "tokenizer.json"))
+        tok = Tokenizer.from_file(os.path.join(REAL, name, "tokenizer.json"))
         for t in texts:
             ids = tok.encode(t, add_special_tokens=False).ids
             rows.append({"tokenizer": name, "text": t, "ids": ids,
@@ -134,7 +134,7 @@ def hf_trained():
     """HF BpeTrainer (GPT-2 byte-level, vocab 1000, min_frequency 2, no special tokens) on the
     texts of golden/deepseek_v3.jsonl, fed line by line ('\n' kept) as HF reads files:
     grpo's train_bpe must produce the same vocabulary and merges."""
-    texts = [json.loads(l)["text"] for l in open(os.path.join(SHARED, "golden", "deepseek_v3.jsonl"),
+    texts = [json.loads(l)["text"] for l in open(os.path.join(REAL, "golden", "deepseek_v3.jsonl"),
                                                  encoding="utf-8") if l.strip()]
     lines = []
     for t in texts:
@@ -152,7 +152,7 @@ def hf_trained():
 def hf_trained_split_digits():
     """As hf_trained, with digits split first: pre-tokenizer Sequence[Split(" ?\\p{N}",
     Isolated), ByteLevel] (grpo train-tokenizer --split-digits), vocab 600."""
-    texts = [json.loads(l)["text"] for l in open(os.path.join(SHARED, "golden", "deepseek_v3.jsonl"),
+    texts = [json.loads(l)["text"] for l in open(os.path.join(REAL, "golden", "deepseek_v3.jsonl"),
                                                  encoding="utf-8") if l.strip()]
     lines = []
     for t in texts:

@@ -1,8 +1,8 @@
-// tests/tokenizer/tokenizer_test.cpp: grpo::Tokenizer against independent expectations:
+// tests/tokenizer/tokenizer_test.cpp: grpo::tok::Tokenizer against independent expectations:
 // every row of the golden files made by Hugging Face `tokenizers` (Rust) for the real
 // DeepSeek-V3 and Qwen3 tokenizer.json files, round trips, added/special tokens, the
 // bos/eos policy of tokenizer_config.json, and clear errors for malformed files.
-#include "models/tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -17,14 +17,15 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "models/tokenizer/unicode.h"
+#include "tokenizer/unicode.h"
 
-namespace grpo {
+namespace grpo::tok {
 namespace {
 
 using json = nlohmann::json;
 
-const std::string kTokDir = std::string(GRPO_SHARED_DIR) + "/data/tokenizers";
+// The real DeepSeek-V3 and Qwen3 tokenizers and their golden rows (see its README.md).
+const std::string kTokDir = std::string(GRPO_SOURCE_DIR) + "/tests/fixtures/tokenizers";
 
 struct GoldenRow {
   std::string text, decoded;
@@ -265,7 +266,7 @@ TEST(TokenizerFixtures, LegacyStringMergesEqualPairMerges) {
 // A byte-level BPE over the 256 byte characters plus `extra` tokens and `merges`.
 json tiny(const std::vector<std::string>& extra, const json& merges) {
   json vocab = json::object();
-  const auto& bl = tok::ByteLevelMap::get();
+  const auto& bl = ByteLevelMap::get();
   for (int b = 0; b < 256; ++b) vocab[bl.byte_to_utf8[b]] = b;
   int id = 256;
   for (const auto& e : extra) vocab[e] = id++;
@@ -404,19 +405,19 @@ TEST(TokenizerUnicode, LossyDecodingReplacesMaximalSubparts) {
   // 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 -> a FFFD FFFD FFFD b FFFD c FFFD FFFD d.
   const std::string in = "\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64";
   const std::string r = "\xEF\xBF\xBD";
-  EXPECT_EQ(tok::utf8_lossy(in), "a" + r + r + r + "b" + r + "c" + r + r + "d");
-  EXPECT_EQ(tok::utf8_lossy("\xED\xA0\x80"), r + r + r);  // a surrogate: 3 subparts
-  EXPECT_EQ(tok::utf8_lossy("héllo"), "héllo");
-  EXPECT_EQ(tok::find_invalid_utf8("abc\xC0\xAF"), 3u);  // overlong
+  EXPECT_EQ(utf8_lossy(in), "a" + r + r + r + "b" + r + "c" + r + r + "d");
+  EXPECT_EQ(utf8_lossy("\xED\xA0\x80"), r + r + r);  // a surrogate: 3 subparts
+  EXPECT_EQ(utf8_lossy("héllo"), "héllo");
+  EXPECT_EQ(find_invalid_utf8("abc\xC0\xAF"), 3u);  // overlong
 }
 
 }  // namespace
-}  // namespace grpo
+}  // namespace grpo::tok
 
 // ---------------------------------------------------------------------------------------
 // Training.
 
-namespace grpo {
+namespace grpo::tok {
 namespace {
 
 // Arithmetic text like the demo's: deterministic (a fixed linear congruential sequence).
@@ -565,4 +566,4 @@ TEST(TokenizerTrain, HuggingFaceLoadsTheFileAndEncodesIdentically) {
 }
 
 }  // namespace
-}  // namespace grpo
+}  // namespace grpo::tok

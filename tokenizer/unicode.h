@@ -1,4 +1,4 @@
-// models/tokenizer/unicode.h: the small Unicode toolkit of the tokenizer (internal):
+// tokenizer/unicode.h: the small Unicode toolkit of the tokenizer (internal):
 // UTF-8 validation and lossy repair, GPT-2's byte <-> character map of byte-level BPE,
 // normalisation forms (ICU) and the character classes HF uses for added tokens.
 // Design: everything works on UTF-8 std::string(_view); no wide strings cross this line.

@@ -1,7 +1,7 @@
-// models/tokenizer/unicode.cpp: UTF-8 validation/repair by hand (the Unicode "maximal
+// tokenizer/unicode.cpp: UTF-8 validation/repair by hand (the Unicode "maximal
 // subpart" rule, Unicode 15 section 3.9, table 3-7), GPT-2's byte map, and ICU for
 // normalisation and character properties.
-#include "models/tokenizer/unicode.h"
+#include "tokenizer/unicode.h"
 
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>

@@ -1,11 +1,12 @@
-// models/tokenizer/tokenizer.h: byte-level BPE tokenizers read from a Hugging Face
+// tokenizer/tokenizer.h: byte-level BPE tokenizers read from a Hugging Face
 // tokenizer.json (DeepSeek-V3, Qwen2/3, GPT-2 style), and a trainer that writes one.
 //
 // Design: a Tokenizer is an immutable value (shared, ref-counted state) built once from
-// the file; encode runs added-token matching -> normaliser (NFC) -> pre-tokeniser (Split
-// regexes in PCRE2, ByteLevel) -> BPE with a rank map over id pairs, and caches the ids of
-// each pre-token. The output matches Hugging Face `tokenizers` id for id (tested against
-// golden files). Torch-free: data/ and rewards may use it.
+// the file (loader.cpp, json_reader.cpp); encode (encode.cpp) runs added-token matching ->
+// normaliser (NFC) -> pre-tokeniser (Split regexes in PCRE2, ByteLevel) -> BPE with a rank
+// map over id pairs, and caches the ids of each pre-token. The output matches Hugging Face
+// `tokenizers` id for id (tested against golden files in tests/fixtures/tokenizers/).
+// Torch-free, depends on core/ only: data/ and rewards may use it. See docs/tokenizer.md.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace grpo {
+namespace grpo::tok {
 
 class Tokenizer {
  public:
@@ -80,7 +81,7 @@ struct BpeTrainOptions {
 };
 
 // Learns a GPT-2 style byte-level BPE (ByteLevel pre-tokeniser with the GPT-2 regex) from
-// `texts` and returns the text of a tokenizer.json that grpo::Tokenizer and HF `tokenizers`
+// `texts` and returns the text of a tokenizer.json that tok::Tokenizer and HF `tokenizers`
 // both load and that encodes identically in both. Deterministic for a given input: the
 // most frequent pair wins, ties go to the pair with the smaller ids; texts are counted line
 // by line. Without special tokens the vocabulary and merges equal those of HF's
@@ -90,4 +91,4 @@ struct BpeTrainOptions {
 // < 256 + specials, duplicate or empty specials, or input that is not UTF-8.
 std::string train_bpe(std::span<const std::string> texts, const BpeTrainOptions& options);
 
-}  // namespace grpo
+}  // namespace grpo::tok

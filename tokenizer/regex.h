@@ -1,4 +1,4 @@
-// models/tokenizer/regex.h: PCRE2 (UTF + UCP, JIT) behind a small class, internal to the
+// tokenizer/regex.h: PCRE2 (UTF + UCP, JIT) behind a small class, internal to the
 // tokenizer library. Design: the compiled pattern is immutable and shared by threads; each
 // thread has its own match block and JIT stack (thread_local), so matching is lock-free.
 #pragma once
@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "core/error.h"
-#include "models/tokenizer/unicode.h"
+#include "tokenizer/unicode.h"
 
 namespace grpo::tok {
 
