@@ -24,10 +24,9 @@ ALLOWED = {
     "data": {"core", "data", "tokenizer"},
     "kernels": {"core", "kernels"},
     "models": {"core", "kernels", "models"},
-    "rollout": {"core", "kernels", "models", "rollout", "tokenizer", "proto"},
+    "rollout": {"core", "kernels", "models", "rollout", "proto"},
     "learner": {"core", "kernels", "models", "rollout", "learner", "rewards", "data", "tokenizer"},
-    "job": {"core", "kernels", "models", "rollout", "learner", "rewards", "data", "tokenizer",
-            "proto", "job"},
+    "job": {"core", "kernels", "models", "rollout", "learner", "rewards", "data", "tokenizer", "job"},
     "apps": {"core", "models", "rollout", "learner", "rewards", "data", "tokenizer", "job", "apps"},
 }
 # Folders an #include can name: the checked ones and proto/ (generated gRPC headers).
