@@ -59,6 +59,7 @@ Registry& registry() {
     detail::register_builtin_rewards(add);
     detail::register_plugin_reward(add);
     detail::register_remote_reward(add);
+    detail::register_code_reward(add);
     return reg;
   }();
   return *r;
