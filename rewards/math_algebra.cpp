@@ -306,7 +306,8 @@ RF rf_log(const Expr& e, int depth) {
   std::optional<Q> x = rf_rational(arg);
   if (x && x->n == 1 && x->d == 1) return rf_const({0, 1});
   if (e.text == "ln" && rf_key(arg) == rf_key(rf_atom("e"))) return rf_const({1, 1});
-  Q base = e.text == "log10" ? Q{10, 1} : Q{0, 1};
+  // \log without a base is base 10 (the competition convention); ln is natural.
+  Q base = e.text == "ln" ? Q{0, 1} : Q{10, 1};
   if (e.text == "log" && e.args.size() == 2) {
     std::optional<Q> b = rf_rational(to_rf(e.args[1], depth + 1));
     if (!b) return opaque("log", arg);
@@ -425,7 +426,8 @@ LD eval_function(const Expr& e, const std::map<std::string, LD>& vars) {
     return x < 0 && std::fmod(n, 2.0L) == 1 ? -std::pow(-x, 1 / n) : std::pow(x, 1 / n);
   }
   if (f == "log" && e.args.size() == 2) return std::log(x) / std::log(evaluate(e.args[1], vars));
-  if (f == "ln" || f == "log") return std::log(x);
+  if (f == "ln") return std::log(x);
+  if (f == "log") return std::log10(x);
   if (f == "log10") return std::log10(x);
   if (f == "exp") return std::exp(x);
   if (f == "sin") return std::sin(x);

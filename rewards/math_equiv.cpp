@@ -112,11 +112,43 @@ const Expr& strip_assignment(const Expr& e) {
   return e;
 }
 
+// Every +- inside e expanded into its two values: (-1 \pm \sqrt{5}) / 2 is two numbers.
+void expand_pm(const Expr& e, std::vector<Expr>& out, int budget = 8) {
+  if (e.kind == Kind::kPm) {
+    std::vector<Expr> lhs;
+    expand_pm(e.args[0], lhs, budget / 2);
+    for (const Expr& a : lhs) {
+      out.push_back(make(Kind::kAdd, {a, e.args[1]}));
+      out.push_back(make(Kind::kAdd, {a, make(Kind::kNeg, {e.args[1]})}));
+    }
+    return;
+  }
+  for (size_t i = 0; i < e.args.size() && budget > 1; ++i) {
+    std::vector<Expr> alts;
+    expand_pm(e.args[i], alts, budget / 2);
+    if (alts.size() < 2) continue;
+    for (Expr& alt : alts) {
+      Expr copy = e;
+      copy.args[i] = std::move(alt);
+      expand_pm(copy, out, budget / 2);
+    }
+    return;
+  }
+  out.push_back(e);
+}
+
+bool has_pm(const Expr& e) {
+  if (e.kind == Kind::kPm) return true;
+  for (const Expr& a : e.args) {
+    if (has_pm(a)) return true;
+  }
+  return false;
+}
+
 void add_elements(const Expr& e, std::vector<Expr>& out) {
   const Expr& v = strip_assignment(e);
-  if (v.kind == Kind::kPm) {
-    out.push_back(make(Kind::kAdd, {v.args[0], v.args[1]}));
-    out.push_back(make(Kind::kAdd, {v.args[0], make(Kind::kNeg, {v.args[1]})}));
+  if (has_pm(v) && v.kind != Kind::kList && v.kind != Kind::kSet) {
+    expand_pm(v, out);
   } else if (v.kind == Kind::kList && &v != &e) {
     for (const Expr& x : v.args) add_elements(x, out);  // x = 1, 2
   } else {
@@ -286,6 +318,7 @@ bool relation_equal(const Expr& p, const Expr& g, Ctx& ctx) {
 // Dispatch.
 
 bool is_structure(const Expr& e) {
+  if (has_pm(e)) return true;
   switch (e.kind) {
     case Kind::kTuple:
     case Kind::kSet:
@@ -329,7 +362,9 @@ bool structure_equal(const Expr& p, const Expr& g, Ctx& ctx) {
                          g.kind == Kind::kMatrix ? matrix_cells(g) : g.args, ctx);
   }
   if (p.kind == Kind::kTuple && g.kind == Kind::kTuple) {
-    return p.text == g.text && ordered_equal(p.args, g.args, ctx);
+    if (p.text == g.text) return ordered_equal(p.args, g.args, ctx);
+    auto ip = as_intervals(p), ig = as_intervals(g);  // [0, \infty] is [0, \infty)
+    return ip && ig && intervals_equal(*ip, *ig, ctx);
   }
   if ((p.kind == Kind::kTuple && g.kind == Kind::kList) ||
       (p.kind == Kind::kList && g.kind == Kind::kTuple)) {

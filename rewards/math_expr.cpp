@@ -177,7 +177,7 @@ size_t unicode_symbol(std::string_view s, std::string* cmd, char* punct) {
 // A thousands separator at s[i] followed by exactly three digits: its length, else 0.
 size_t thousands_separator(std::string_view s, size_t i) {
   for (std::string_view sep :
-       {",", "\\,", "{,}", "\\ ", "\\;", "\xE2\x80\x89", "\xE2\x80\xAF", "\xC2\xA0", "~"}) {
+       {",", "\\,", "{,}", "\\ ", "\\;", "\xE2\x80\x89", "\xE2\x80\xAF", "\xC2\xA0", "~", " "}) {
     if (s.substr(i, sep.size()) != sep) continue;
     size_t d = i + sep.size();
     if (d + 3 <= s.size() && is_digit(s[d]) && is_digit(s[d + 1]) && is_digit(s[d + 2]) &&
@@ -315,9 +315,7 @@ void Tokenizer::command(int depth) {
       push(Tok::T::kPunct, "%");
     else if (c == '|')
       push(Tok::T::kPunct, "|");
-    else if (c == '$')
-      push(Tok::T::kPunct, "$");
-    return;  // \, \; \: \! "\ " are spacing
+    return;  // \, \; \: \! "\ " are spacing, "\$" a currency sign
   }
   size_t start = i_;
   while (i_ < s_.size() && is_alpha(s_[i_])) ++i_;
@@ -840,8 +838,16 @@ std::string normalize_text(std::string_view text) {
       size_t j = i + 1;
       while (j < s.size() && is_alpha(s[j])) ++j;
       std::string name(s.substr(i + 1, j - i - 1));
+      if (is_text_command(name) && j < s.size() && s[j] == '{') {
+        size_t close = matching_brace(s, j);  // markup: keep only its argument
+        if (close != std::string_view::npos) {
+          out += normalize_text(s.substr(j + 1, close - j - 1));
+          i = close + 1;
+          continue;
+        }
+      }
       if (is_text_command(name) || is_skipped_command(name) || name == "left" || name == "right") {
-        i = j;  // markup: drop the command, keep its argument
+        i = j;
         continue;
       }
       out += s.substr(i, j - i);
@@ -854,7 +860,7 @@ std::string normalize_text(std::string_view text) {
       continue;
     }
     char c = s[i++];
-    if (is_space(c) || c == '$' || c == '{' || c == '}') continue;
+    if (is_space(c) || c == '$') continue;  // braces stay: \frac{1}{x+1} != \frac{1}{x}+1
     out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   while (!out.empty() && out.back() == '.') out.pop_back();
@@ -873,14 +879,21 @@ ParsedAnswer parse_answer(std::string_view text) {
   try {
     std::vector<Tok> toks = drop_degrees(Tokenizer(plain_mixed_number(s)).run());
     if (toks.empty()) return a;
-    bool all_words = std::all_of(toks.begin(), toks.end(), [](const Tok& t) {
-      return t.t == Tok::T::kWord || (t.t == Tok::T::kPunct && t.s != "(" && t.s != ")");
-    });
-    if (all_words) {
+    size_t words = 0;
+    bool all_words = true;
+    for (const Tok& t : toks) {
+      if (t.t == Tok::T::kWord && t.s != "or" && t.s != "and") ++words;
+      if (t.t != Tok::T::kWord && !(t.t == Tok::T::kPunct && t.s != "(" && t.s != ")")) {
+        all_words = false;
+      }
+    }
+    if (all_words && words > 0) {
       a.root = node(Kind::kText, {}, a.text);
       a.ok = true;
       return a;
     }
+    // Prose ("He has 3 apples and 4 pears, so 7"): not an expression with a unit or two.
+    if (words >= 3 || toks[0].t == Tok::T::kWord) return a;
     a.root = Parser(std::move(toks)).top();
     a.ok = true;
   } catch (const std::exception&) {
