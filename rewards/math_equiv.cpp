@@ -167,8 +167,14 @@ std::vector<Expr> elements(const Expr& e) {
   return out;
 }
 
+bool ordered_equal(const std::vector<Expr>& a, const std::vector<Expr>& b, Ctx& ctx);
+
+// Matching in any order is quadratic: past kMaxUnordered items only in order.
+constexpr size_t kMaxUnordered = 256;
+
 bool unordered_equal(const std::vector<Expr>& a, const std::vector<Expr>& b, Ctx& ctx) {
   if (a.size() != b.size()) return false;
+  if (a.size() > kMaxUnordered) return ordered_equal(a, b, ctx);
   std::vector<bool> used(b.size(), false);
   for (const Expr& x : a) {
     bool found = false;

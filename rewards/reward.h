@@ -87,7 +87,7 @@ class Reward {
 };
 
 // ---------------------------------------------------------------------------------------
-// Registry. Names are unique; built-ins: format, accuracy, countdown, length, repetition,
+// Registry. Names are unique; built-ins: format, accuracy, code, countdown, length, repetition,
 // plugin (shared library, see rewards/plugin_abi.h), remote (gRPC, proto/reward.proto).
 
 // Builds a reward from its `args` object (from the config entry). Throws grpo::Error for

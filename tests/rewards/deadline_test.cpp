@@ -129,5 +129,20 @@ TEST(RewardDeadline, NeverReturningPluginDoesNotStarveHealthyRewards) {
 }
 #endif
 
+#ifdef GRPO_HOST_PLUGIN
+TEST(PluginHostServices, APluginCallsTheMathCheckAndTheSandbox) {
+  auto math = make_reward("plugin", Json{{"path", GRPO_HOST_PLUGIN}, {"symbol", "math_score"}});
+  Json gt = {{"answer", "1/2"}};  // no backslash: the test plug-in reads JSON naively
+  EXPECT_EQ(math->score({"", "<answer>0.5</answer>", gt}).score, 1.0);
+  EXPECT_EQ(math->score({"", "<answer>\\dfrac{2}{4}</answer>", gt}).score, 1.0);
+  EXPECT_EQ(math->score({"", "<answer>0.4</answer>", gt}).score, 0.0);
+  EXPECT_EQ(math->score({"", "no answer", gt}).score, 0.0);
+  auto run = make_reward("plugin", Json{{"path", GRPO_HOST_PLUGIN}, {"symbol", "run_score"}});
+  EXPECT_EQ(run->score({"", "<answer>print(6 * 7)</answer>", {}}).score, 1.0);
+  EXPECT_EQ(run->score({"", "<answer>print(6 * 8)</answer>", {}}).score, 0.0);
+  EXPECT_EQ(run->score({"", "<answer>import time; time.sleep(60)</answer>", {}}).score, 0.0);
+}
+#endif
+
 }  // namespace
 }  // namespace grpo::rewards
