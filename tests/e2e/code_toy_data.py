@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """tests/e2e/code_toy_data.py OUT_DIR [N] [SEED]: the toy task of the code-reward training
-run (configs/r1_zero_code_toy.yaml): "write a Python program that prints A+B" (or A-B, A*B),
-A and B single digits (243 distinct prompts: a tiny model learns them in a short SFT).
+run (configs/r1_zero_code_toy.yaml): "write a Python program that prints A+B", A and B in
+1..5. Deliberately easy: a tiny model learns the answer's shape in a short SFT but not yet
+to copy the digits, so its programs print one of 9 sums and some are right by chance:
+every step has reward signal, and GRPO can start from there.
 
 Writes, deterministically for a seed:
   train.jsonl  GRPO rows {"prompt", "answer"}: `answer` is the exact stdout a correct
@@ -22,8 +24,8 @@ def rows(n, seed):
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        a, b = rng.randint(1, 9), rng.randint(1, 9)
-        op = rng.choice("+-*")
+        a, b = rng.randint(1, 5), rng.randint(1, 5)
+        op = "+"
         value = {"+": a + b, "-": a - b, "*": a * b}[op]
         prompt = f"Write a Python program that prints {a}{op}{b}."
         completion = (f"<think>print it</think> <answer>\n```python\nprint({a}{op}{b})\n```\n"
