@@ -137,6 +137,7 @@ CodeReward::CodeReward(const Json& args) {
   limits_.memory_bytes = static_cast<size_t>(a.get_int("memory_mb", 512, 16, 1 << 20)) << 20;
   limits_.output_bytes = static_cast<size_t>(a.get_int("output_kb", 1024, 1, 1 << 20)) << 10;
   limits_.max_processes = static_cast<int>(a.get_int("max_processes", 32, 1, 4096));
+  limits_.nice = static_cast<int>(a.get_int("nice", 10, 0, 19));
   GRPO_ENSURE(limits_.cpu_time_s > 0 && limits_.wall_time_s > 0, a.where("cpu_time_s"),
               " and wall_time_s must be > 0");
   size_t slots = static_cast<size_t>(a.get_int("slots", 4, 1, 1024));

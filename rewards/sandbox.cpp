@@ -9,16 +9,20 @@
 // Everything a child needs is prepared before clone/fork: after it, only system calls.
 #include "rewards/sandbox.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +34,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -50,7 +55,8 @@ struct ChildPlan {
   std::string dir;
   int in_fd = -1, out_fd = -1, err_fd = -1, status_fd = -1;
   SandboxLimits limits;
-  int uid = -1;  // >= 0: drop to this uid/gid
+  int uid = -1;      // >= 0: drop to this uid/gid
+  rlim_t nproc = 0;  // RLIMIT_NPROC (0: none)
   int max_fd = 1024;
 };
 
@@ -103,6 +109,9 @@ void set_limit(const ChildPlan& p, int resource, rlim_t soft, rlim_t hard) {
 
 [[noreturn]] void exec_program(const ChildPlan& p) {
   setsid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_DFL);
+  if (p.limits.nice > 0) (void)nice(p.limits.nice);  // yield the CPU to the learner
   if (dup2(p.in_fd, 0) < 0 || dup2(p.out_fd, 1) < 0 || dup2(p.err_fd, 2) < 0) {
     child_fail(p, "dup2");
   }
@@ -114,9 +123,8 @@ void set_limit(const ChildPlan& p, int resource, rlim_t soft, rlim_t hard) {
   set_limit(p, RLIMIT_FSIZE, l.file_bytes, l.file_bytes);
   set_limit(p, RLIMIT_CORE, 0, 0);
   set_limit(p, RLIMIT_NOFILE, 64, 64);
+  if (p.nproc > 0) set_limit(p, RLIMIT_NPROC, p.nproc, p.nproc);
   if (p.uid >= 0) {
-    set_limit(p, RLIMIT_NPROC, static_cast<rlim_t>(l.max_processes),
-              static_cast<rlim_t>(l.max_processes));
     if (setgroups(0, nullptr) != 0) child_fail(p, "setgroups");
     if (setgid(static_cast<gid_t>(p.uid)) != 0) child_fail(p, "setgid");
     if (setuid(static_cast<uid_t>(p.uid)) != 0) child_fail(p, "setuid");
@@ -129,6 +137,8 @@ void set_limit(const ChildPlan& p, int resource, rlim_t soft, rlim_t hard) {
 // PID 1 of the new namespaces.
 int init_main(void* arg) {
   const ChildPlan& p = *static_cast<const ChildPlan*>(arg);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // our supervisor gone: the namespace goes with us
+  signal(SIGPIPE, SIG_DFL);
   // Copies of other runs' pipes (cloned from a busy process) would delay their EOF.
   close_fds_except({p.in_fd, p.out_fd, p.err_fd, p.status_fd}, p.max_fd);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail(p, "mount");
@@ -187,7 +197,7 @@ Sandbox::Isolation isolation_once() {
       log::warn(
           "sandbox: PID/network/mount namespaces are not available (needs root or "
           "CAP_SYS_ADMIN): programs run with rlimits and a process-group kill only, WITH "
-          "network access and without filesystem or process-count containment");
+          "network access, no filesystem containment and only an approximate process cap");
     }
     return i;
   }();
@@ -196,6 +206,29 @@ Sandbox::Isolation isolation_once() {
 
 // ---------------------------------------------------------------------------------------
 // Supervisor side.
+
+// Processes whose real uid is ours (RLIMIT_NPROC counts those).
+rlim_t processes_of_this_user() {
+  rlim_t n = 0;
+  const std::string me = "Uid:\t" + std::to_string(getuid()) + "\t";
+  // opendir, not std::filesystem: this library is linked with LibTorch, whose wheel
+  // exports std::filesystem symbols of its own (issue 16).
+  DIR* proc = opendir("/proc");
+  if (!proc) return n;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream st(std::string("/proc/") + e->d_name + "/status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("Uid:", 0) == 0) {
+        n += line.rfind(me, 0) == 0;
+        break;
+      }
+    }
+  }
+  closedir(proc);
+  return n;
+}
 
 std::vector<std::string> writable_mounts() {
   std::vector<std::string> out{"/"};
@@ -326,16 +359,50 @@ bool drain(int fd, std::string& out, size_t cap, size_t& total) {
   }
 }
 
+// Clock ticks of fields 14-17 of /proc/PID/stat: utime, stime, cutime, cstime.
+bool proc_times(const std::string& pid, long long t[4]) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return false;
+  std::istringstream ss(line.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i < 14 && ss >> field; ++i) {
+  }
+  return static_cast<bool>(ss >> t[0] >> t[1] >> t[2] >> t[3]);
+}
+
+// CPU seconds used so far by a run's whole tree (kNamespaces: the run has a uid of its
+// own): what init has reaped (its children's times) plus every live process of that uid.
+double tree_cpu_s(pid_t init, int uid) {
+  static const double kTick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  long long t[4] = {0, 0, 0, 0}, total = 0;
+  if (proc_times(std::to_string(init), t)) total += t[2] + t[3];
+  DIR* proc = opendir("/proc");
+  if (!proc) return 0;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    struct stat st {};
+    std::string dir = std::string("/proc/") + e->d_name;
+    if (stat(dir.c_str(), &st) != 0 || st.st_uid != static_cast<uid_t>(uid)) continue;
+    if (proc_times(e->d_name, t)) total += t[0] + t[1];
+  }
+  closedir(proc);
+  return static_cast<double>(total) / kTick;
+}
+
 struct Supervision {
-  bool timed_out = false, flooded = false;
+  bool timed_out = false, flooded = false, cpu = false;
   bool reaped = false;  // kBasic: the program was waited for already (status in `status`)
   int status = 0;
 };
 
 // Feeds stdin, collects output, enforces the wall time and the output cap; returns when
 // both output pipes are closed (everything that held them is gone) or a limit hit.
-Supervision supervise(pid_t tree, bool namespaced, Pipes& pipes, const ProgramSpec& spec,
+Supervision supervise(pid_t tree, int uid, Pipes& pipes, const ProgramSpec& spec,
                       ProgramResult& r) {
+  const bool namespaced = uid >= 0;
   auto kill_tree = [&] {
     if (namespaced)
       kill(tree, SIGKILL);  // init: the kernel kills the namespace with it
@@ -351,7 +418,19 @@ Supervision supervise(pid_t tree, bool namespaced, Pipes& pipes, const ProgramSp
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(spec.limits.wall_time_s));
   Supervision s;
+  // The tree's CPU budget: a fork bomb's processes each stay under RLIMIT_CPU, together
+  // they would starve the other slots until the wall time.
+  const double tree_cpu_budget = 2 * spec.limits.cpu_time_s;
+  auto next_cpu_check = Clock::now();
   while (out_r >= 0 || err_r >= 0) {
+    if (namespaced && Clock::now() >= next_cpu_check) {
+      next_cpu_check = Clock::now() + std::chrono::milliseconds(100);
+      if (tree_cpu_s(tree, uid) > tree_cpu_budget) {
+        s.cpu = true;
+        kill_tree();
+        break;
+      }
+    }
     if (!namespaced && !s.reaped && waitpid(tree, &s.status, WNOHANG) == tree) {
       s.reaped = true;  // its background children may still hold the pipes: end them
       killpg(tree, SIGKILL);
@@ -416,7 +495,9 @@ bool program_status(pid_t tree, bool namespaced, Pipes& pipes, const Supervision
 
 void classify(int st, const Supervision& s, ProgramResult& r) {
   using S = ProgramResult::Status;
-  if (s.timed_out) {
+  if (s.cpu) {
+    r.status = S::kCpuLimit;
+  } else if (s.timed_out) {
     r.status = S::kWallTimeout;
   } else if (s.flooded) {
     r.status = S::kOutputLimit;
@@ -449,18 +530,16 @@ std::string ProgramResult::describe() const {
   return "?";
 }
 
-// uids of the slots: one per running program (a few more for abandoned supervisors).
-struct Sandbox::Slots {
-  std::mutex mu;
-  std::vector<bool> in_use;
-};
-
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   GRPO_ENSURE(options_.slots >= 1 && options_.slots <= 1024, "sandbox: slots must be in [1, 1024]");
   runner_ = std::make_unique<DeadlineRunner>(
       DeadlineRunnerOptions{.slots = options_.slots, .max_abandoned = 16, .name = "sandbox"});
-  uids_ = std::make_shared<Slots>();
-  uids_->in_use.assign(options_.slots + 16, false);
+  static const bool sigpipe_ignored = [] {
+    // A program that exits without reading its stdin must not kill us on write.
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   (void)isolation_once();
 }
 
@@ -468,28 +547,68 @@ Sandbox::~Sandbox() = default;
 
 Sandbox::Isolation Sandbox::isolation() const { return isolation_once(); }
 
-ProgramResult Sandbox::run_in_slot(const ProgramSpec& spec, int uid) const {
+namespace {
+
+// A uid of its own for one run, held through an flock()ed file so that concurrent runs in
+// this and in other processes (e.g. tests run in parallel) never share one: RLIMIT_NPROC
+// and the tree's CPU are counted per uid.
+struct UidLease {
+  int uid = -1, fd = -1;
+  UidLease() = default;
+  UidLease(UidLease&& o) noexcept : uid(o.uid), fd(std::exchange(o.fd, -1)) {}
+  UidLease& operator=(UidLease&&) = delete;
+  ~UidLease() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+UidLease lease_uid(const SandboxOptions& o) {
+  for (int k = 0; k < 4096; ++k) {
+    UidLease l;
+    l.uid = o.uid_base + k;
+    std::string path = o.temp_root + "/grpo-sandbox-uid-" + std::to_string(l.uid) + ".lock";
+    l.fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    GRPO_ENSURE(l.fd >= 0, "sandbox: cannot open ", path, ": ", strerror(errno));
+    if (flock(l.fd, LOCK_EX | LOCK_NB) == 0) return l;
+  }
+  throw grpo::Error(
+      grpo::str("sandbox: no free uid in [", o.uid_base, ", ", o.uid_base + 4096, ")"));
+}
+
+}  // namespace
+
+ProgramResult run_program(const SandboxOptions& options, const ProgramSpec& spec) {
   ProgramResult r;
-  const bool ns = isolation_once() == Isolation::kNamespaces;
+  const bool ns = isolation_once() == Sandbox::Isolation::kNamespaces;
   auto t0 = Clock::now();
   std::string dir;
   try {
+    UidLease lease = ns ? lease_uid(options) : UidLease();
+    const int uid = lease.uid;
     GRPO_ENSURE(
         !spec.argv.empty() && (spec.argv[0].rfind('/', 0) == 0 || spec.argv[0].rfind("./", 0) == 0),
         "sandbox: argv[0] must be an absolute path or ./NAME in the run's directory");
-    dir = make_run_dir(options_.temp_root);
+    dir = make_run_dir(options.temp_root);
     write_files(dir, spec, ns ? uid : -1);
     Pipes pipes;
     ChildPlan plan = make_plan(spec, dir, ns ? uid : -1, pipes);
-    if (ns) plan.ro_mounts = writable_mounts();
+    if (ns) {
+      plan.ro_mounts = writable_mounts();
+      plan.nproc = static_cast<rlim_t>(spec.limits.max_processes);  // its own uid: exact
+    } else if (getuid() != 0) {
+      // The user's own uid: an approximate cap, room for every slot's program on top of
+      // what the user runs now (root is not limited by RLIMIT_NPROC at all).
+      plan.nproc =
+          processes_of_this_user() + static_cast<rlim_t>(spec.limits.max_processes) * options.slots;
+    }
     std::vector<char> stack;
     pid_t tree = ns ? clone_namespaced(init_main, &plan, stack) : fork();
     if (!ns && tree == 0) exec_program(plan);
     GRPO_ENSURE(tree > 0, "sandbox: cannot start a process: ", strerror(errno));
     for (int* fd : {&pipes.fds[0][0], &pipes.fds[1][1], &pipes.fds[2][1]}) pipes.close_fd(*fd);
-    Supervision s = supervise(tree, ns, pipes, spec, r);
+    Supervision s = supervise(tree, ns ? uid : -1, pipes, spec, r);
     int st = 0;
-    if (program_status(tree, ns, pipes, s, &st, &r.error) || s.timed_out || s.flooded) {
+    if (program_status(tree, ns, pipes, s, &st, &r.error) || s.timed_out || s.flooded || s.cpu) {
       classify(st, s, r);
     } else if (r.error.empty()) {
       r.error = "the sandbox's init ended without a report";
@@ -510,22 +629,8 @@ std::vector<ProgramResult> Sandbox::run_many(const std::vector<ProgramSpec>& spe
   for (const ProgramSpec& spec : specs) {
     auto res = std::make_shared<ProgramResult>();
     results.push_back(res);
-    calls.push_back({[this, spec, res, uids = uids_] {
-                       int slot = -1;
-                       {
-                         std::lock_guard<std::mutex> lock(uids->mu);
-                         for (size_t k = 0; k < uids->in_use.size() && slot < 0; ++k) {
-                           if (!uids->in_use[k]) uids->in_use[k] = true, slot = static_cast<int>(k);
-                         }
-                       }
-                       if (slot < 0) {
-                         res->error = "no free sandbox slot";
-                         return;
-                       }
-                       *res = run_in_slot(spec, options_.uid_base + slot);
-                       std::lock_guard<std::mutex> lock(uids->mu);
-                       uids->in_use[static_cast<size_t>(slot)] = false;
-                     },
+    // Captures copies only: a call abandoned at the backstop may outlive this Sandbox.
+    calls.push_back({[options = options_, spec, res] { *res = run_program(options, spec); },
                      // Backstop only: the supervisor itself kills the program at its wall time.
                      spec.limits.wall_time_s + 10.0});
   }

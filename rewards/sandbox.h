@@ -12,7 +12,11 @@
 //    killed, the kernel kills everything else in the PID namespace (forks and daemons
 //    included). The network namespace has no interfaces up: no network. Every mount is
 //    made read-only in its mount namespace except the run's directory. The program runs
-//    as an unprivileged uid of its own (one per slot), so RLIMIT_NPROC caps its processes.
+//    as an unprivileged uid of its own (leased per run), so RLIMIT_NPROC caps its
+//    processes and the supervisor can sum the CPU time of the whole tree (killed past
+//    2 x cpu_time_s: a fork bomb's processes each stay under RLIMIT_CPU).
+//  - Every run's processes get `nice` (10) and die with the supervising process (parent-death
+//    signal). Constructing a Sandbox sets SIGPIPE to ignored in this process.
 //  - kBasic (otherwise): a new session / process group killed as a whole, and the rlimits;
 //    no network, filesystem or process-count containment beyond them (reported once).
 // It is NOT a security boundary against a determined attacker (kernel exploits, side
@@ -36,6 +40,7 @@ struct SandboxLimits {
   size_t output_bytes = 1ull << 20;    // stdout + stderr kept; killed beyond
   size_t file_bytes = 16ull << 20;     // RLIMIT_FSIZE: largest file it may write
   int max_processes = 32;              // RLIMIT_NPROC of its uid (kNamespaces only)
+  int nice = 10;  // its scheduling priority: it yields to the learner and rollout workers
 };
 
 struct SandboxFile {
@@ -98,12 +103,12 @@ class Sandbox {
   size_t slots() const { return options_.slots; }
 
  private:
-  struct Slots;
-  ProgramResult run_in_slot(const ProgramSpec& spec, int uid) const;
   SandboxOptions options_;
   std::unique_ptr<DeadlineRunner> runner_;
-  std::shared_ptr<Slots> uids_;
 };
+
+// One run without slots (what Sandbox runs in each slot): blocking, never throws.
+ProgramResult run_program(const SandboxOptions& options, const ProgramSpec& spec);
 
 // The absolute path of a Python 3 interpreter that an unprivileged user can run
 // (/usr/bin/python3 when present, else python3 from PATH, resolved); "" when none.

@@ -31,12 +31,13 @@ Json doubling_tests() {
 cfg::RewardEntry code_entry(Json args = Json::object()) {
   cfg::RewardEntry e;
   e.name = "code";
-  args["wall_time_s"] = 3.0;
-  args["cpu_time_s"] = 1.0;
-  args["memory_mb"] = 256;
-  args["output_kb"] = 64;
-  args["max_processes"] = 16;
-  args["slots"] = 4;
+  args.emplace("wall_time_s", 10.0);  // room for python on a loaded, shared machine
+  args.emplace("cpu_time_s", 1.0);
+  args.emplace("memory_mb", 256);
+  args.emplace("output_kb", 64);
+  args.emplace("max_processes", 8);
+  args.emplace("slots", 4);
+  args.emplace("nice", 0);  // on a shared, loaded machine niced programs can starve
   e.args = args;
   e.timeout_s = 30;
   e.fallback_score = -1;
@@ -111,19 +112,23 @@ TEST(CodeRewardE2E, MaliciousAndBrokenProgramsAreContainedAndScored) {
   auto t0 = std::chrono::steady_clock::now();
   BatchScores s = set.score(batch);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Without namespaces (not root) the sandbox does not block the network or writes
+  // outside the run's directory (docs/rewards.md): those two cases are not checked then.
+  const bool ns = Sandbox().isolation() == Sandbox::Isolation::kNamespaces;
   for (size_t i = 0; i < cases.size(); ++i) {
+    if (!ns && (cases[i].name == "network" || cases[i].name == "escape")) continue;
     EXPECT_NEAR(s.components[0][i], cases[i].want, 1e-9)
         << cases[i].name << ": " << s.details[0][i].dump();
   }
   EXPECT_EQ(s.failures[0].total(), 0) << "every program is scored, none is a reward failure";
-  // 36 programs on 4 slots; the slow ones are killed at 3 s wall / 1 s CPU.
+  // 36 programs on 4 slots; the slow ones are killed at 10 s wall / 1 s CPU.
   EXPECT_LT(secs, 60);
-  EXPECT_FALSE(std::filesystem::exists("/tmp/grpo_escape_test.txt"));
-  Sandbox probe;
-  if (probe.isolation() == Sandbox::Isolation::kNamespaces) {
+  if (ns) {
+    EXPECT_FALSE(std::filesystem::exists("/tmp/grpo_escape_test.txt"));
     EXPECT_EQ(s.details[0][10]["first_failure"], "test 0: exit 1") << "escape blocked";
     EXPECT_EQ(sandbox_processes(), 0) << "the fork bomb's processes are all gone";
   }
+  std::filesystem::remove("/tmp/grpo_escape_test.txt");
   // The scoring process goes on: the same set scores again.
   BatchScores again = set.score({{"", py("print(int(input()) * 2)"), doubling_tests()}});
   EXPECT_EQ(again.components[0][0], 1.0);
@@ -140,7 +145,7 @@ TEST(CodeRewardE2E, AssertTestsAllOrNothingAndOutputKey) {
                              {"", py(add), asserts_ok},
                              {"", py("print(6 * 7)"), Json{{"answer", "42"}}},
                              {"", py("print(6 * 8)"), Json{{"answer", 42}}}});
-  EXPECT_EQ(s.components[0], (std::vector<double>{0, 1, 1, 0}));
+  EXPECT_EQ(s.components[0], (std::vector<double>{0, 1, 1, 0})) << Json(s.details[0]).dump();
 }
 
 TEST(CodeRewardE2E, CppProgramsCompileAndRun) {
