@@ -68,8 +68,10 @@ int main(int argc, char** argv) {
   std::string disagreements;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--disagreements" && i + 1 < argc) disagreements = argv[++i];
-    else repeats = std::max(1, std::atoi(argv[i]));
+    if (a == "--disagreements" && i + 1 < argc)
+      disagreements = argv[++i];
+    else
+      repeats = std::max(1, std::atoi(argv[i]));
   }
   std::vector<Json> cases;
   std::ifstream in(argv[1]);
