@@ -84,9 +84,12 @@ Json yaml_to_json(const YAML::Node& n) {
       int64_t i;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
       if (ec == std::errc() && p == s.data() + s.size()) return i;
+      // strtod also reads "nan", "inf" and hex ("0x1p3"): JSON has no NaN/inf (they would
+      // be written as null), and YAML reads those as strings, so they stay strings.
       char* end = nullptr;
       double d = std::strtod(s.c_str(), &end);
-      if (!s.empty() && end == s.c_str() + s.size()) return d;
+      bool hex = s.find_first_of("xX") != std::string::npos;
+      if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && !hex) return d;
       if (s == "true" || s == "True") return true;
       if (s == "false" || s == "False") return false;
       return s;

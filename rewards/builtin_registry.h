@@ -12,4 +12,5 @@ using AddReward = std::function<void(const std::string& name, RewardFactory fact
 void register_builtin_rewards(const AddReward& add);  // builtins.cpp
 void register_plugin_reward(const AddReward& add);    // plugin.cpp
 void register_remote_reward(const AddReward& add);    // remote.cpp
+void register_code_reward(const AddReward& add);      // code_reward.cpp
 }  // namespace grpo::rewards::detail

@@ -12,6 +12,7 @@
 #include "rewards/builtin_registry.h"
 #include "rewards/countdown_expr.h"
 #include "rewards/math_answer.h"
+#include "rewards/math_equiv.h"
 #include "rewards/reward.h"
 #include "rewards/rules.h"
 
@@ -49,21 +50,12 @@ class FormatReward final : public Reward {
   bool think_in_prompt_ = false;
 };
 
-// Reads a ground-truth answer (string or JSON number) as a rational.
-std::optional<Rational> ground_truth_rational(const Json& v, std::string* text) {
-  if (v.is_string()) {
-    *text = v.get<std::string>();
-  } else if (v.is_number_integer() || v.is_number_unsigned()) {
-    *text = v.dump();
-  } else if (v.is_number_float()) {
-    if (!std::isfinite(v.get<double>())) return std::nullopt;
-    *text = v.dump();  // shortest round-trip form: 0.1 stays "0.1"
-    if (text->find_first_of("eE") != std::string::npos) return std::nullopt;
-  } else {
-    *text = v.dump();
-    return std::nullopt;
-  }
-  return parse_rational(*text);
+// The reference answer as text: a string, or a JSON number written out ("0.1", "1e-05").
+std::optional<std::string> ground_truth_text(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
+  if (v.is_number_float() && std::isfinite(v.get<double>())) return v.dump();
+  return std::nullopt;
 }
 
 class AccuracyReward final : public Reward {
@@ -71,7 +63,12 @@ class AccuracyReward final : public Reward {
   explicit AccuracyReward(const Json& args) {
     detail::Args a("accuracy", args);
     answer_key_ = a.get_string("answer_key", "answer");
-    text_fallback_ = a.get_bool("text_fallback", false);
+    (void)a.get_bool("text_fallback", true);  // old configs: the text fallback is always on
+    options_.rel_tol = a.get_double("rel_tol", options_.rel_tol);
+    GRPO_ENSURE(options_.rel_tol > 0 && options_.rel_tol < 1, a.where("rel_tol"),
+                " must be in (0, 1), got ", options_.rel_tol);
+    options_.points = static_cast<int>(a.get_int("points", options_.points, 1, 64));
+    unanchored_ = a.get_bool("unanchored", false);
     a.finish();
   }
   RewardResult score(const Sample& s) const override {
@@ -79,39 +76,28 @@ class AccuracyReward final : public Reward {
     if (!gt.is_object() || !gt.contains(answer_key_)) {
       return RewardResult::data_error(grpo::str("ground truth has no '", answer_key_, "'"));
     }
-    std::string gt_text;
-    std::optional<Rational> want = ground_truth_rational(gt[answer_key_], &gt_text);
-    std::string want_text;
-    if (!want) {
-      if (text_fallback_ && gt[answer_key_].is_string()) want_text = normalize_answer_text(gt_text);
-      if (want_text.empty()) {
-        return RewardResult::data_error(grpo::str("ground truth ", answer_key_, " '",
-                                                  excerpt(gt_text, 80), "' is not a number"));
-      }
+    std::optional<std::string> want = ground_truth_text(gt[answer_key_]);
+    if (!want || normalize_answer_text(*want).empty()) {
+      return RewardResult::data_error(grpo::str("ground truth ", answer_key_, " ",
+                                                excerpt(gt[answer_key_].dump(), 80),
+                                                " is not a usable answer"));
     }
     RewardResult r;
-    std::optional<std::string_view> got = extract_answer(s.completion);
+    std::optional<std::string> got = extract_math_answer(s.completion, unanchored_);
     if (!got) {
       r.details = Json{{"reason", "no answer"}};
       return r;
     }
-    r.details = Json{{"extracted", excerpt(*got)}};
-    if (want) {
-      std::optional<Rational> value = parse_rational(*got);
-      if (!value) {
-        r.details["reason"] = "answer is not a number";
-        return r;
-      }
-      r.score = rational_equal(*value, *want) ? 1.0 : 0.0;
-    } else {
-      r.score = normalize_answer_text(*got) == want_text ? 1.0 : 0.0;
-    }
+    MathVerdict v = math_equivalent(*got, *want, options_);
+    r.score = v.equal ? 1.0 : 0.0;
+    r.details = Json{{"extracted", excerpt(*got)}, {"method", v.method}};
     return r;
   }
 
  private:
   std::string answer_key_;
-  bool text_fallback_ = false;
+  MathCheckOptions options_;
+  bool unanchored_ = false;
 };
 
 class CountdownReward final : public Reward {

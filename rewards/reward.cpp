@@ -1,24 +1,24 @@
 // rewards/reward.cpp: the reward registry and RewardSet (parallel scoring with isolation).
 //
-// RewardSet runs one task per (reward, sample) (one per reward for batched rewards) on
-// its own ThreadPool. The caller's thread waits on a condition variable and enforces the
-// deadlines: a call that has run longer than its timeout_s, or that could not even start
-// (every worker busy with abandoned calls) within a batch-wide cap, is abandoned: its
-// sample gets the fallback score and whatever it returns later is discarded. Tasks hold
-// the batch state through shared_ptr, so an abandoned call never touches freed memory.
+// RewardSet runs one call per (reward, sample) (one per reward for batched rewards) on a
+// DeadlineRunner of that reward's own (rewards/deadline_runner.h): a call that runs past
+// its timeout_s is abandoned by the runner's watchdog (its sample gets the fallback score,
+// whatever it returns later is discarded) and its slot is taken by a fresh thread, so a
+// slow or stuck reward neither holds the threads of the other rewards nor stretches the
+// step beyond timeout_s * ceil(calls / slots). Calls hold the samples and their result
+// slot through shared_ptr, so an abandoned call never touches freed memory.
 #include "rewards/reward.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <mutex>
 
 #include "core/error.h"
 #include "core/log.h"
-#include "core/thread_pool.h"
 #include "rewards/builtin_registry.h"
+#include "rewards/deadline_runner.h"
 
 namespace grpo::rewards {
 
@@ -59,6 +59,7 @@ Registry& registry() {
     detail::register_builtin_rewards(add);
     detail::register_plugin_reward(add);
     detail::register_remote_reward(add);
+    detail::register_code_reward(add);
     return reg;
   }();
   return *r;
@@ -136,86 +137,143 @@ std::map<std::string, double> BatchScores::metrics() const {
 // ---------------------------------------------------------------------------------------
 // RewardSet.
 
-using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kPollInterval{5};
-
 struct RewardSet::Shared {
-  std::unique_ptr<ThreadPool> pool;
-  std::shared_ptr<std::atomic<int64_t>> abandoned_running =
-      std::make_shared<std::atomic<int64_t>>(0);
+  std::vector<std::unique_ptr<DeadlineRunner>> runners;  // [R]: one per component
 };
 
 namespace {
 
-// One task: reward r on samples [begin, end).
-struct Call {
+// One call: reward r on samples [begin, end) (all of them for a batched reward).
+struct CallSpan {
   size_t r = 0, begin = 0, end = 0;
   bool batched = false;
-  // Guarded by BatchState::mu.
-  enum { kQueued, kRunning, kDone } state = kQueued;
-  Clock::time_point started;
-  bool abandoned = false;
-  std::vector<RewardResult> results;
-  std::string error;  // set when the call threw
 };
 
-struct BatchState {
-  std::vector<Sample> samples;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Call> calls;
-  size_t done = 0;                  // calls in kDone (guarded by mu); the last one wakes the waiter
-  Clock::time_point last_progress;  // latest call start or finish (guarded by mu)
+// What a call produced; written by the call (maybe after it was abandoned), read only
+// when the runner resolved it kDone.
+struct CallResult {
+  std::vector<RewardResult> results;
+  std::string error;  // set when the call threw or returned the wrong number of results
 };
 
-void run_call(const std::shared_ptr<BatchState>& b, size_t c,
-              const std::shared_ptr<const Reward>& reward, double timeout_s,
-              const std::shared_ptr<std::atomic<int64_t>>& abandoned_running) {
-  Call& call = b->calls[c];
-  bool last = false;
-  {
-    std::lock_guard<std::mutex> lock(b->mu);
-    if (call.abandoned) return;  // gave up on it while it was queued
-    call.state = Call::kRunning;
-    call.started = Clock::now();
-    b->last_progress = call.started;
-  }
-  std::vector<RewardResult> results;
-  std::string error;
+using SampleList = std::shared_ptr<const std::vector<Sample>>;
+
+void run_call(const SampleList& samples, const CallSpan& span, const Reward& reward,
+              double timeout_s, CallResult& out) {
   try {
-    std::span<const Sample> part(b->samples.data() + call.begin, call.end - call.begin);
-    if (call.batched) {
-      results = reward->score_batch(part, timeout_s);
-      if (results.size() != part.size()) {
-        error = grpo::str("score_batch returned ", results.size(), " results for ", part.size(),
-                          " samples");
+    std::span<const Sample> part(samples->data() + span.begin, span.end - span.begin);
+    if (span.batched) {
+      out.results = reward.score_batch(part, timeout_s);
+      if (out.results.size() != part.size()) {
+        out.error = grpo::str("score_batch returned ", out.results.size(), " results for ",
+                              part.size(), " samples");
       }
     } else {
-      results.push_back(reward->score(part[0]));
+      out.results.push_back(reward.score(part[0]));
     }
   } catch (const std::exception& e) {
-    error = e.what();
-    if (error.empty()) error = "exception without message";
+    out.error = e.what();
+    if (out.error.empty()) out.error = "exception without message";
   } catch (...) {
-    error = "non-standard exception";
+    out.error = "non-standard exception";
   }
-  {
-    std::lock_guard<std::mutex> lock(b->mu);
-    call.results = std::move(results);
-    call.error = std::move(error);
-    call.state = Call::kDone;
-    b->last_progress = Clock::now();
-    if (call.abandoned) abandoned_running->fetch_sub(1);
-    last = ++b->done == b->calls.size();
-  }
-  // Only the last call wakes the waiter; it polls for deadlines meanwhile (scanning every
-  // call on each completion would cost O(calls^2) per batch).
-  if (last) b->cv.notify_all();
 }
 
 double call_limit_s(const RewardSet::Component& comp, bool batched) {
   // A batched reward applies timeout_s to each of its requests, which run concurrently.
   return batched ? 2 * comp.timeout_s + 1 : comp.timeout_s;
+}
+
+std::vector<CallSpan> plan_calls(const std::vector<RewardSet::Component>& comps, size_t n) {
+  std::vector<CallSpan> spans;
+  for (size_t r = 0; r < comps.size(); ++r) {
+    if (comps[r].reward->batched()) {
+      spans.push_back({r, 0, n, true});
+    } else {
+      for (size_t i = 0; i < n; ++i) spans.push_back({r, i, i + 1, false});
+    }
+  }
+  return spans;
+}
+
+BatchScores empty_scores(const std::vector<RewardSet::Component>& comps, size_t n) {
+  BatchScores out;
+  for (const auto& c : comps) {
+    out.names.push_back(c.name);
+    out.weights.push_back(c.weight);
+  }
+  out.total.assign(n, 0.0);
+  out.components.assign(comps.size(), std::vector<double>(n, 0.0));
+  out.details.assign(comps.size(), std::vector<Json>(n));
+  out.failures.assign(comps.size(), FailureCounts{});
+  out.data_error.assign(n, false);
+  out.errors.assign(n, {});
+  return out;
+}
+
+enum class Failure { kThrown, kTimedOut, kNaN, kDataError };
+
+// Gives sample i the fallback (0 for a data error), counts and logs the failure once.
+void record_failure(BatchScores& out, const RewardSet::Component& comp, size_t r, size_t i,
+                    Failure kind, const std::string& why) {
+  static constexpr const char* kKind[] = {"thrown", "timed_out", "nan", "data_errors"};
+  static constexpr const char* kSaid[] = {"threw", "timed out", "returned NaN", "data error"};
+  static constexpr int64_t FailureCounts::*kCounter[] = {
+      &FailureCounts::thrown, &FailureCounts::timed_out, &FailureCounts::nan,
+      &FailureCounts::data_errors};
+  const auto k = static_cast<size_t>(kind);
+  const bool data = kind == Failure::kDataError;
+  out.components[r][i] = data ? 0.0 : comp.fallback_score;  // data errors are never rewarded
+  if (data) out.data_error[i] = true;
+  ++(out.failures[r].*kCounter[k]);
+  out.errors[i].push_back(grpo::str(comp.name, ": ", kSaid[k], ": ", why));
+  log::once(grpo::str("reward/", comp.name, "/", kKind[k]), log::Level::kWarn,
+            grpo::str("reward '", comp.name, "' ", kSaid[k], " (scored ", out.components[r][i],
+                      "): ", why, "; later cases are only counted in rewards/", comp.name, "/",
+                      kKind[k]));
+}
+
+// One sample's result from a call that returned.
+void record_result(BatchScores& out, const RewardSet::Component& comp, size_t r, size_t i,
+                   const RewardResult& res) {
+  out.details[r][i] = res.details;
+  switch (res.status) {
+    case RewardResult::Status::kOk:
+      if (std::isfinite(res.score)) {
+        out.components[r][i] = res.score;
+      } else {
+        record_failure(out, comp, r, i, Failure::kNaN, grpo::str("returned ", res.score));
+      }
+      break;
+    case RewardResult::Status::kThrown:
+      record_failure(out, comp, r, i, Failure::kThrown, res.message);
+      break;
+    case RewardResult::Status::kTimedOut:
+      record_failure(out, comp, r, i, Failure::kTimedOut, res.message);
+      break;
+    case RewardResult::Status::kDataError:
+      record_failure(out, comp, r, i, Failure::kDataError, res.message);
+      break;
+  }
+}
+
+// Every sample of one call, by the runner's verdict on it.
+void record_call(BatchScores& out, const RewardSet::Component& comp, const CallSpan& span,
+                 DeadlineRunner::Outcome outcome, const CallResult& res) {
+  for (size_t i = span.begin; i < span.end; ++i) {
+    if (outcome == DeadlineRunner::Outcome::kTimedOut) {
+      record_failure(out, comp, span.r, i, Failure::kTimedOut,
+                     grpo::str("no result within ", call_limit_s(comp, span.batched), " s"));
+    } else if (outcome == DeadlineRunner::Outcome::kNotStarted) {
+      record_failure(out, comp, span.r, i, Failure::kTimedOut,
+                     "not started: every slot of this reward is held by a call that never "
+                     "returned");
+    } else if (!res.error.empty()) {
+      record_failure(out, comp, span.r, i, Failure::kThrown, res.error);
+    } else {
+      record_result(out, comp, span.r, i, res.results[i - span.begin]);
+    }
+  }
 }
 
 }  // namespace
@@ -262,161 +320,47 @@ void RewardSet::init(std::vector<Component> components, RewardSetOptions options
   }
   components_ = std::move(components);
   shared_ = std::make_shared<Shared>();
-  shared_->pool = std::make_unique<ThreadPool>(options.num_threads);
-}
-
-RewardSet::~RewardSet() {
-  if (!shared_) return;
-  if (shared_->abandoned_running->load() > 0) {
-    log::warn(grpo::str("rewards: ", shared_->abandoned_running->load(),
-                        " timed-out reward call(s) still running at shutdown; leaving them"));
-    (void)shared_->pool.release();  // joining would wait for them forever
+  for (const Component& c : components_) {
+    DeadlineRunnerOptions o;
+    o.slots = c.reward->slots() ? c.reward->slots() : options.num_threads;
+    o.max_abandoned = options.max_abandoned;
+    o.name = "reward '" + c.name + "'";
+    shared_->runners.push_back(std::make_unique<DeadlineRunner>(o));
   }
 }
+
+RewardSet::~RewardSet() = default;
 
 BatchScores RewardSet::score(std::vector<Sample> batch) const {
-  const size_t n = batch.size(), num_rewards = components_.size();
-  BatchScores out;
-  for (const auto& c : components_) {
-    out.names.push_back(c.name);
-    out.weights.push_back(c.weight);
-  }
-  out.total.assign(n, 0.0);
-  out.components.assign(num_rewards, std::vector<double>(n, 0.0));
-  out.details.assign(num_rewards, std::vector<Json>(n));
-  out.failures.assign(num_rewards, FailureCounts{});
-  out.data_error.assign(n, false);
-  out.errors.assign(n, {});
+  const size_t n = batch.size();
+  BatchScores out = empty_scores(components_, n);
   if (n == 0) return out;
-
-  auto b = std::make_shared<BatchState>();
-  b->samples = std::move(batch);
-  for (size_t r = 0; r < num_rewards; ++r) {
-    if (components_[r].reward->batched()) {
-      Call c;
-      c.r = r, c.begin = 0, c.end = n, c.batched = true;
-      b->calls.push_back(std::move(c));
-    } else {
-      for (size_t i = 0; i < n; ++i) {
-        Call c;
-        c.r = r, c.begin = i, c.end = i + 1;
-        b->calls.push_back(std::move(c));
-      }
+  auto samples = std::make_shared<const std::vector<Sample>>(std::move(batch));
+  const std::vector<CallSpan> spans = plan_calls(components_, n);
+  std::vector<std::shared_ptr<CallResult>> results(spans.size());
+  std::vector<std::vector<DeadlineRunner::Call>> calls(components_.size());
+  for (size_t c = 0; c < spans.size(); ++c) {
+    const Component& comp = components_[spans[c].r];
+    results[c] = std::make_shared<CallResult>();
+    calls[spans[c].r].push_back(
+        {[samples, span = spans[c], reward = comp.reward, timeout = comp.timeout_s,
+          res = results[c]] { run_call(samples, span, *reward, timeout, *res); },
+         call_limit_s(comp, spans[c].batched)});
+  }
+  // Every reward's calls run at once, each on its own runner; deadlines are enforced by
+  // the runners' watchdogs, so waiting on them in turn costs no extra time.
+  std::vector<std::shared_ptr<DeadlineRunner::Batch>> tickets;
+  for (size_t r = 0; r < components_.size(); ++r) {
+    tickets.push_back(shared_->runners[r]->submit(std::move(calls[r])));
+  }
+  size_t c = 0;
+  for (size_t r = 0; r < components_.size(); ++r) {
+    for (DeadlineRunner::Outcome o : shared_->runners[r]->wait(tickets[r])) {
+      record_call(out, components_[r], spans[c], o, *results[c]);
+      ++c;
     }
   }
-  // Calls that cannot start: every worker may be stuck in calls abandoned earlier. When
-  // no call has started or finished for the longest call limit, the queued ones are
-  // given up on too.
-  double max_limit = 0;
-  for (const auto& c : components_)
-    max_limit = std::max(max_limit, call_limit_s(c, c.reward->batched()));
-  const auto stall_limit =
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_limit));
-  b->last_progress = Clock::now();
-
-  for (size_t c = 0; c < b->calls.size(); ++c) {
-    const Component& comp = components_[b->calls[c].r];
-    shared_->pool->submit(
-        [b, c, reward = comp.reward, timeout = comp.timeout_s,
-         counter = shared_->abandoned_running] { run_call(b, c, reward, timeout, counter); });
-  }
-
-  // Wait, enforcing deadlines. timed_out[c] marks calls given up on.
-  std::vector<char> resolved(b->calls.size(), 0), timed_out(b->calls.size(), 0);
-  size_t left = b->calls.size(), first = 0;
-  {
-    std::unique_lock<std::mutex> lock(b->mu);
-    while (left > 0) {
-      Clock::time_point now = Clock::now(), next = Clock::time_point::max();
-      while (first < resolved.size() && resolved[first]) ++first;
-      for (size_t c = first; c < b->calls.size(); ++c) {
-        if (resolved[c]) continue;
-        Call& call = b->calls[c];
-        if (call.state == Call::kDone) {
-          resolved[c] = 1, --left;
-          continue;
-        }
-        Clock::time_point deadline = b->last_progress + stall_limit;
-        if (call.state == Call::kRunning) {
-          const Component& comp = components_[call.r];
-          deadline =
-              call.started + std::chrono::duration_cast<Clock::duration>(
-                                 std::chrono::duration<double>(call_limit_s(comp, call.batched)));
-        }
-        if (now >= deadline) {
-          call.abandoned = true;
-          if (call.state == Call::kRunning) shared_->abandoned_running->fetch_add(1);
-          resolved[c] = timed_out[c] = 1, --left;
-        } else {
-          next = std::min(next, deadline);
-        }
-      }
-      if (left > 0) {
-        // Wake at the next deadline, when every call is done, or at the poll interval
-        // (which bounds how late a timeout or a call finishing after one is noticed).
-        next = std::min(next, Clock::now() + kPollInterval);
-        b->cv.wait_until(lock, next, [&] { return b->done == b->calls.size(); });
-      }
-    }
-  }
-
-  // Everything resolved; abandoned calls no longer write the fields read below except
-  // `results`/`error` of calls marked timed_out, which are not read.
-  auto fail = [&](size_t r, size_t i, const char* kind, int64_t FailureCounts::*counter,
-                  const std::string& why) {
-    const Component& comp = components_[r];
-    out.components[r][i] = comp.fallback_score;
-    ++(out.failures[r].*counter);
-    const std::string_view said = kind == std::string_view("thrown")      ? "threw"
-                                  : kind == std::string_view("timed_out") ? "timed out"
-                                  : kind == std::string_view("nan")       ? "returned NaN"
-                                                                          : "data error";
-    out.errors[i].push_back(grpo::str(comp.name, ": ", said, ": ", why));
-    const bool data = kind == std::string_view("data_errors");
-    log::once(
-        grpo::str("reward/", comp.name, "/", kind), log::Level::kWarn,
-        grpo::str("reward '", comp.name, "' ", said, " (scored ", data ? 0.0 : comp.fallback_score,
-                  "): ", why, "; later cases are only counted in rewards/", comp.name, "/", kind));
-  };
-  std::lock_guard<std::mutex> lock(b->mu);
-  for (size_t c = 0; c < b->calls.size(); ++c) {
-    const Call& call = b->calls[c];
-    const Component& comp = components_[call.r];
-    for (size_t i = call.begin; i < call.end; ++i) {
-      if (timed_out[c]) {
-        fail(call.r, i, "timed_out", &FailureCounts::timed_out,
-             grpo::str("no result within ", call_limit_s(comp, call.batched), " s"));
-        continue;
-      }
-      if (!call.error.empty()) {
-        fail(call.r, i, "thrown", &FailureCounts::thrown, call.error);
-        continue;
-      }
-      const RewardResult& res = call.results[i - call.begin];
-      out.details[call.r][i] = res.details;
-      switch (res.status) {
-        case RewardResult::Status::kOk:
-          if (!std::isfinite(res.score)) {
-            fail(call.r, i, "nan", &FailureCounts::nan, grpo::str("returned ", res.score));
-          } else {
-            out.components[call.r][i] = res.score;
-          }
-          break;
-        case RewardResult::Status::kThrown:
-          fail(call.r, i, "thrown", &FailureCounts::thrown, res.message);
-          break;
-        case RewardResult::Status::kTimedOut:
-          fail(call.r, i, "timed_out", &FailureCounts::timed_out, res.message);
-          break;
-        case RewardResult::Status::kDataError:
-          fail(call.r, i, "data_errors", &FailureCounts::data_errors, res.message);
-          out.components[call.r][i] = 0.0;  // never rewarded, whatever the fallback
-          out.data_error[i] = true;
-          break;
-      }
-    }
-  }
-  for (size_t r = 0; r < num_rewards; ++r) {
+  for (size_t r = 0; r < components_.size(); ++r) {
     for (size_t i = 0; i < n; ++i) out.total[i] += components_[r].weight * out.components[r][i];
   }
   return out;

@@ -3,8 +3,8 @@
 // A Reward scores one (prompt, completion, ground truth) sample; rewards are created by
 // name from a registry (built-ins, C++ classes registered by users, the `plugin` shared
 // library loader and the `remote` gRPC client all go through it). A RewardSet is the
-// weighted list from the job config: it scores a whole batch in parallel on its own
-// thread pool and keeps every component for metrics.
+// weighted list from the job config: it scores a whole batch in parallel, each reward on
+// its own slots (rewards/deadline_runner.h), and keeps every component for metrics.
 //
 // Isolation is the main design choice: a reward that throws, overruns its timeout_s or
 // returns NaN gives that sample its fallback_score, is counted per kind of failure and
@@ -26,10 +26,6 @@
 
 #include "core/error.h"
 #include "core/sections/rewards.h"
-
-namespace grpo {
-class ThreadPool;
-}
 
 namespace grpo::rewards {
 
@@ -84,10 +80,14 @@ class Reward {
   // failed (every sample then gets the fallback). Default: score() in a loop.
   virtual std::vector<RewardResult> score_batch(std::span<const Sample> samples,
                                                 double timeout_s) const;
+
+  // How many calls of this reward RewardSet runs at once; 0 = RewardSetOptions::num_threads.
+  // The code reward returns its sandbox's slots (programs run at once).
+  virtual size_t slots() const { return 0; }
 };
 
 // ---------------------------------------------------------------------------------------
-// Registry. Names are unique; built-ins: format, accuracy, countdown, length, repetition,
+// Registry. Names are unique; built-ins: format, accuracy, code, countdown, length, repetition,
 // plugin (shared library, see rewards/plugin_abi.h), remote (gRPC, proto/reward.proto).
 
 // Builds a reward from its `args` object (from the config entry). Throws grpo::Error for
@@ -148,7 +148,9 @@ struct BatchScores {
 };
 
 struct RewardSetOptions {
-  size_t num_threads = 0;  // scoring threads; 0 = hardware concurrency
+  size_t num_threads = 0;     // calls of one reward at once; 0 = hardware concurrency, >= 4
+  size_t max_abandoned = 64;  // per reward: timed-out calls still running past which their
+                              // slots are no longer replaced (see rewards/deadline_runner.h)
 };
 
 class RewardSet {
@@ -167,15 +169,21 @@ class RewardSet {
   // Throws grpo::Error (unknown reward, bad args, empty list) naming the entry index.
   explicit RewardSet(const std::vector<cfg::RewardEntry>& entries, RewardSetOptions options = {});
   explicit RewardSet(std::vector<Component> components, RewardSetOptions options = {});
-  // Waits for running calls; calls abandoned after a timeout that are still running
-  // are left to finish on their own (their pool is leaked rather than joined).
+  // Stops the idle threads; calls abandoned after a timeout that are still running are
+  // left to finish on their own (their threads are detached).
   ~RewardSet();
   RewardSet(const RewardSet&) = delete;
   RewardSet& operator=(const RewardSet&) = delete;
 
-  // Scores every sample with every reward, in parallel. Never throws because of a
-  // reward's failure; each sample takes at most about max(timeout_s) once its call has
-  // started. Thread-safe (concurrent calls share the pool).
+  // Scores every sample with every reward, in parallel: each reward has its own slots
+  // (Reward::slots() or RewardSetOptions::num_threads), so a slow or stuck reward never
+  // delays another. Never throws because of a reward's failure. A call that runs past
+  // its timeout_s is abandoned (fallback score, counted as timed_out) and its slot is
+  // given to a fresh thread, so one call of a reward takes at most timeout_s and the
+  // whole batch at most max over rewards of timeout_s * ceil(calls / slots) (+ ~1 ms),
+  // where calls = N (1 for a batched reward, whose limit is 2 * timeout_s + 1). When
+  // max_abandoned calls of a reward are stuck for good, its calls are refused at once
+  // (timed_out, "not started"). Thread-safe (concurrent calls share the slots).
   BatchScores score(std::vector<Sample> batch) const;
 
   const std::vector<Component>& components() const { return components_; }

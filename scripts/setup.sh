@@ -46,7 +46,7 @@ PYEOF
 PKGS=("torch==$TORCH_VERSION" numpy tensorboard grpcio grpcio-tools safetensors)
 if [ "${GRPO_SETUP_DEV:-1}" = 1 ]; then
   # Reference implementations for parity fixtures and benchmarks.
-  PKGS+=(transformers tokenizers trl matplotlib)
+  PKGS+=(transformers tokenizers trl matplotlib math-verify)
 fi
 if ! have "${PKGS[@]}"; then
   echo "setup: installing Python packages into $GRPO_VENV: ${PKGS[*]}"

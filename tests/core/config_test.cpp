@@ -54,6 +54,24 @@ TEST(Config, ReadsTypedValuesFromYaml) {
   EXPECT_EQ(c.model.arch["hidden_size"], 64);
 }
 
+TEST(Config, FreeFormArgsKeepNanInfAndHexAsStrings) {
+  // Issue 19 item 9: an unquoted `nan` in reward args became null (strtod read it as NaN,
+  // which JSON writes as null). YAML reads these plain scalars as strings; so do we.
+  auto p = write_tmp("nan_args.yaml",
+                     "rewards:\n  - name: format\n    args: {a: nan, b: inf, c: -Infinity, "
+                     "d: 0x10, e: 1.5, f: -2, g: 1e3, h: .5}\n");
+  JobConfig c = JobConfig::load(p, {});
+  const auto& a = c.rewards.at(0).args;
+  EXPECT_EQ(a["a"], "nan");
+  EXPECT_EQ(a["b"], "inf");
+  EXPECT_EQ(a["c"], "-Infinity");
+  EXPECT_EQ(a["d"], "0x10");
+  EXPECT_DOUBLE_EQ(a["e"].get<double>(), 1.5);
+  EXPECT_EQ(a["f"], -2);
+  EXPECT_DOUBLE_EQ(a["g"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(a["h"].get<double>(), 0.5);
+}
+
 TEST(Config, WrongTypeNamesFileLineKeyAndExpectedType) {
   auto p = write_tmp("bad_type.yaml", "run:\n  seed: 1\ntrainer:\n  learning_rate: abc\n");
   std::string e = load_error(p);

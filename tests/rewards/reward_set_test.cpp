@@ -174,19 +174,20 @@ TEST(RewardIsolation, DataErrorsScoreZeroEvenWithAPositiveFallback) {
   RewardSet::Component acc{"accuracy", std::shared_ptr<const Reward>(make_reward("accuracy")), 2.0,
                            10, 0.7};
   RewardSet set({acc});
-  BatchScores s = set.score({{"", "<answer>x</answer>", {{"answer", "x"}}},
+  BatchScores s = set.score({{"", "<answer>x</answer>", {{"answer", nullptr}}},
                              {"", "<answer>1</answer>", {{"answer", "1"}}}});
   EXPECT_EQ(s.components[0], (std::vector<double>{0, 1}));
   EXPECT_EQ(s.total, (std::vector<double>{0, 2}));
   EXPECT_EQ(s.data_error, (std::vector<bool>{true, false}));
   EXPECT_EQ(s.failures[0].data_errors, 1);
   ASSERT_EQ(s.errors[0].size(), 1u);
-  EXPECT_NE(s.errors[0][0].find("is not a number"), std::string::npos) << s.errors[0][0];
+  EXPECT_NE(s.errors[0][0].find("is not a usable answer"), std::string::npos) << s.errors[0][0];
 }
 
-TEST(RewardIsolation, ManySlowCallsOnFewThreadsStillFinish) {
-  // Every call sleeps past its timeout; with 2 threads the queued calls must not wait
-  // forever behind the abandoned ones.
+TEST(RewardIsolation, AbandonedCallsDoNotHoldTheirSlots) {
+  // Every call sleeps 1.5 s, past its 0.05 s timeout, on 2 slots: each abandoned call's
+  // slot is taken by a fresh thread, so the 6 calls take ~3 waves of 0.05 s (not of
+  // 1.5 s), and the next batch runs at once on the fresh threads.
   RewardSet set(
       {RewardSet::Component{"sleeper", std::make_shared<Misbehaving>(Misbehaving::kSleep, "bad"),
                             1.0, 0.05, -1.0}},
@@ -196,12 +197,29 @@ TEST(RewardIsolation, ManySlowCallsOnFewThreadsStillFinish) {
   BatchScores s = set.score(batch);
   EXPECT_EQ(s.failures[0].timed_out, 6);
   for (double v : s.components[0]) EXPECT_EQ(v, -1.0);
-  // Both workers are still stuck in abandoned calls: a large next batch cannot start at
-  // all and must be given up after about one call limit, not one limit per wave.
   BatchScores s2 = set.score(std::vector<Sample>(400, Sample{"", "good", {}}));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(secs, 1.0);
-  EXPECT_EQ(s2.failures[0].timed_out, 400);
+  EXPECT_EQ(s2.failures[0].timed_out, 0);
+  for (double v : s2.components[0]) EXPECT_EQ(v, 1.0);
+}
+
+TEST(RewardIsolation, StuckCallsPastTheCapAreRefusedAtOnce) {
+  // max_abandoned 2 on 1 slot: after 3 stuck calls no slot is left and the rest of the
+  // batch, and the next batch, are refused at once instead of waiting.
+  RewardSet set(
+      {RewardSet::Component{"sleeper", std::make_shared<Misbehaving>(Misbehaving::kSleep, "bad"),
+                            1.0, 0.05, -1.0}},
+      {.num_threads = 1, .max_abandoned = 2});
+  auto t0 = std::chrono::steady_clock::now();
+  BatchScores s = set.score(std::vector<Sample>(50, Sample{"", "bad", {}}));
+  BatchScores s2 = set.score(std::vector<Sample>(5, Sample{"", "good", {}}));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 0.6);  // 3 waves of 0.05 s, then refusals
+  EXPECT_EQ(s.failures[0].timed_out, 50);
+  EXPECT_EQ(s2.failures[0].timed_out, 5);
+  ASSERT_FALSE(s2.errors[0].empty());
+  EXPECT_NE(s2.errors[0][0].find("not started"), std::string::npos) << s2.errors[0][0];
 }
 
 TEST(RewardSet, ScoresALargeBatchConcurrentlyAndDeterministically) {

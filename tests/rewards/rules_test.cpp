@@ -148,21 +148,44 @@ TEST(AccuracyReward, ScoresHandComputedCases) {
             1.0);
 }
 
-TEST(AccuracyReward, UnparseableGroundTruthIsADataErrorNeverRewarded) {
+TEST(AccuracyReward, UnusableGroundTruthIsADataErrorNeverRewarded) {
   RewardResult::Status st;
-  // The completion repeats the bad ground truth verbatim: string equality would reward it.
-  EXPECT_EQ(
-      score_with("accuracy", {}, "<answer>\\sqrt{2}</answer>", Json{{"answer", "\\sqrt{2}"}}, &st),
-      0.0);
-  EXPECT_EQ(st, RewardResult::Status::kDataError);
   score_with("accuracy", {}, "<answer>1</answer>", Json{{"solution", "1"}}, &st);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
   score_with("accuracy", {}, "<answer>1</answer>", Json{{"answer", nullptr}}, &st);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
   score_with("accuracy", {}, "<answer>1</answer>", Json{{"answer", true}}, &st);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
-  score_with("accuracy", {}, "<answer></answer>", Json{{"answer", ""}}, &st);
+  score_with("accuracy", {}, "<answer>1</answer>", Json{{"answer", Json::array({1})}}, &st);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer></answer>", Json{{"answer", " "}}, &st), 0.0);
+  EXPECT_EQ(st, RewardResult::Status::kDataError);
+}
+
+TEST(AccuracyReward, SymbolicAndWordReferencesAreValid) {
+  // Issue 18: a reference that is not a plain number is compared, never a data error.
+  RewardResult::Status st;
+  EXPECT_EQ(
+      score_with("accuracy", {}, "<answer>\\sqrt{2}</answer>", Json{{"answer", "\\sqrt{2}"}}, &st),
+      1.0);
+  EXPECT_EQ(st, RewardResult::Status::kOk);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>\\sqrt{8}/2</answer>",
+                       Json{{"answer", "\\sqrt{2}"}}, &st),
+            1.0);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>1.4142</answer>", Json{{"answer", "\\sqrt{2}"}}),
+            0.0);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>\\text{Monday}</answer>",
+                       Json{{"answer", "Monday"}}, &st),
+            1.0);
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>Tuesday</answer>", Json{{"answer", "Monday"}}),
+            0.0);
+  // Prose in the answer block counts by its final value; prose outside it does not.
+  EXPECT_EQ(score_with("accuracy", {}, "<answer>The total is 18.</answer>", Json{{"answer", 18}}),
+            1.0);
+  EXPECT_EQ(score_with("accuracy", {}, "The total is 18.", Json{{"answer", 18}}), 0.0);
+  EXPECT_EQ(score_with("accuracy", {{"unanchored", true}}, "Add them.\nThe total is 18.",
+                       Json{{"answer", 18}}),
+            1.0);
 }
 
 TEST(AccuracyReward, TextFallbackComparesNormalisedText) {
@@ -180,7 +203,9 @@ TEST(AccuracyReward, SurvivesGiantAndInvalidInput) {
   EXPECT_EQ(score_with("accuracy", {}, huge + "<answer>5</answer>", gt), 1.0);
   EXPECT_EQ(score_with("accuracy", {}, "<answer>" + std::string(100000, '9') + "</answer>", gt),
             0.0);
-  EXPECT_EQ(score_with("accuracy", {}, "\xff\xfe<answer>\xc3\x28 5</answer>", gt), 0.0);
+  // Not parseable as a whole: its last number is its final value.
+  EXPECT_EQ(score_with("accuracy", {}, "\xff\xfe<answer>\xc3\x28 5</answer>", gt), 1.0);
+  EXPECT_EQ(score_with("accuracy", {}, "\xff\xfe<answer>\xc3\x28 6</answer>", gt), 0.0);
   EXPECT_EQ(score_with("accuracy", {}, "\xff\xfe<answer> 5 </answer>\xc3", gt), 1.0);
   std::string many_opens;
   for (int i = 0; i < 100000; ++i) many_opens += "<answer>\\boxed{";
@@ -298,7 +323,7 @@ TEST(CountdownReward, HostileAnswersScoreZeroWithoutCrashing) {
   EXPECT_EQ(s(std::string(100000, '(') + "1 + 2" + std::string(100000, ')')), 0.0);
   EXPECT_EQ(s("1 + 2" + std::string(1'000'000, ' ')), 0.0);  // longer than 4096 bytes
   EXPECT_EQ(s("1 + 2\xff"), 0.0);
-  EXPECT_EQ(s(std::string("1 +\0 2", 6)), 0.0);  // NUL byte
+  EXPECT_EQ(s(std::string("1 +\0 2", 6)), 0.0);                    // NUL byte
   EXPECT_EQ(s("999999999999999 * 999999999999999 * 2 - 1"), 0.1);  // huge but finite: wrong
   EXPECT_EQ(s("1 + 2"), 1.0);
 }
@@ -348,7 +373,7 @@ TEST(LengthReward, UsesAccuracyForCorrectnessAndCodePointsForLength) {
   double expect_wrong = -0.5 + 0.5 * (-1.0 - -0.5) * (1 + std::cos(18.0 / 100.0 * M_PI));
   EXPECT_NEAR(score_with("length", args, wrong, Json{{"answer", 2}}), expect_wrong, 1e-12);
   RewardResult::Status st;
-  score_with("length", args, right, Json{{"answer", "n/a"}}, &st);
+  score_with("length", args, right, Json{{"answer", nullptr}}, &st);
   EXPECT_EQ(st, RewardResult::Status::kDataError);
 }
 

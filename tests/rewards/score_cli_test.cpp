@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -58,13 +59,13 @@ TEST(ScoreCli, PrintsOneLinePerInputThenASummary) {
   EXPECT_TRUE(at(4).contains("errors"));
   EXPECT_TRUE(at(5).contains("error"));
   EXPECT_TRUE(at(6).contains("error"));
-  EXPECT_EQ(at(7)["rewards"]["accuracy"], 0.0);  // "(25 - 3) * 2" is not a number
+  EXPECT_EQ(at(7)["rewards"]["accuracy"], 1.0);  // "(25 - 3) * 2" is 44
   Json s = at(8)["summary"];
   EXPECT_EQ(s["rows"], 7);
   EXPECT_EQ(s["scored"], 5);
   EXPECT_EQ(s["bad_rows"], 2);
   EXPECT_EQ(s["rows_with_data_errors"], 1);
-  EXPECT_DOUBLE_EQ(s["mean"]["accuracy"].get<double>(), 3.0 / 5);
+  EXPECT_DOUBLE_EQ(s["mean"]["accuracy"].get<double>(), 4.0 / 5);
   EXPECT_EQ(s["failures"]["accuracy"]["data_errors"], 1);
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("score_input.jsonl:6: not valid JSON"), std::string::npos) << r.err;
@@ -72,6 +73,41 @@ TEST(ScoreCli, PrintsOneLinePerInputThenASummary) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("score_input.jsonl:5: accuracy: data error"), std::string::npos) << r.err;
+}
+
+std::string write_rows(const std::string& name, const std::vector<Json>& rows) {
+  std::string path = std::string(GRPO_BINARY_DIR) + "/" + name;
+  std::ofstream out(path);
+  for (const Json& r : rows) out << r.dump() << "\n";
+  return path;
+}
+
+TEST(ScoreCli, SymbolicAnswersAndCodeAreScored) {
+  std::string math = write_rows(
+      "score_math.jsonl",
+      {Json{{"completion", "<answer>\\boxed{\\frac{\\pi}{2}}</answer>"}, {"answer", "\\pi/2"}},
+       Json{{"completion", "<answer>x \\ge 0</answer>"}, {"answer", "[0, \\infty)"}},
+       Json{{"completion", "<answer>1.5708</answer>"}, {"answer", "\\frac{\\pi}{2}"}}});
+  CliRun r = run("--rewards accuracy --data " + math);
+  ASSERT_EQ(r.lines.size(), 4u) << r.err;
+  EXPECT_EQ(Json::parse(r.lines[0])["total"], 1.0);
+  EXPECT_EQ(Json::parse(r.lines[1])["total"], 1.0);
+  EXPECT_EQ(Json::parse(r.lines[2])["total"], 0.0);
+  EXPECT_EQ(r.rc, 0) << r.err;  // symbolic references are not data errors
+  Json tests =
+      Json::array({{{"input", "3\n"}, {"output", "9"}}, {{"input", "5\n"}, {"output", "25"}}});
+  std::string code = write_rows(
+      "score_code.jsonl",
+      {Json{{"completion", "<answer>```python\nx = int(input())\nprint(x * x)\n```</answer>"},
+            {"tests", tests}},
+       Json{{"completion", "<answer>```python\nprint(9)\n```</answer>"}, {"tests", tests}},
+       Json{{"completion", "<answer>```python\nraise SystemExit(1)\n```</answer>"},
+            {"tests", tests}}});
+  r = run("--rewards code --data " + code);
+  ASSERT_EQ(r.lines.size(), 4u) << r.err;
+  EXPECT_EQ(Json::parse(r.lines[0])["total"], 1.0);
+  EXPECT_EQ(Json::parse(r.lines[1])["total"], 0.5);
+  EXPECT_EQ(Json::parse(r.lines[2])["total"], 0.0);
 }
 
 TEST(ScoreCli, WeightsFlagAndConfigListAreUsed) {
